@@ -1,0 +1,96 @@
+"""The model's metadata file: the contract between the training script and the service.
+
+The service learns the features, their ranges and the advice classes from this file, so a
+data scientist can swap in another model without touching the service code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+METADATA_FILENAME = "metadata.json"
+ARTIFACT_FILENAME = "model.joblib"
+
+# A feature name becomes a JSON field and a pydantic field name.
+_FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureSpec(_Frozen):
+    """One input feature, in the order the estimator expects its columns."""
+
+    name: str = Field(pattern=_FEATURE_NAME_PATTERN)
+    type: Literal["number", "integer"]
+    unit: str
+    minimum: float
+    maximum: float
+    description: str
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> FeatureSpec:
+        if self.minimum >= self.maximum:
+            raise ValueError(f"feature {self.name!r}: minimum must be below maximum")
+        return self
+
+
+class AdviceClass(_Frozen):
+    """One class the model predicts, with the advice shown to the user."""
+
+    id: str = Field(pattern=_FEATURE_NAME_PATTERN)
+    advice: str
+
+
+class EvaluationMetrics(_Frozen):
+    """Scores on the held-out split, recorded at training time."""
+
+    accuracy: float = Field(ge=0, le=1)
+    macro_f1: float = Field(ge=0, le=1)
+    test_rows: int = Field(gt=0)
+    train_rows: int = Field(gt=0)
+
+
+class ModelMetadata(_Frozen):
+    """Everything needed to serve, verify and reproduce one model artifact."""
+
+    name: str
+    version: str
+    description: str
+    estimator: str
+    sklearn_version: str
+    python_version: str
+    artifact: str = ARTIFACT_FILENAME
+    artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    features: tuple[FeatureSpec, ...] = Field(min_length=1)
+    classes: tuple[AdviceClass, ...] = Field(min_length=2)
+    metrics: EvaluationMetrics
+    training: dict[str, str | int | float]
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> ModelMetadata:
+        for label, names in (
+            ("feature", [f.name for f in self.features]),
+            ("class", [c.id for c in self.classes]),
+        ):
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate {label} names in {names}")
+        return self
+
+    @property
+    def class_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.classes)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks so a large artifact is not held twice."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

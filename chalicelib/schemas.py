@@ -1,0 +1,175 @@
+"""Request and response schemas, derived from the model's metadata at start-up.
+
+A model with other features or classes gets a matching API without code changes: the
+instance schema is built field by field from the metadata's feature list.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from chalicelib.metadata import FeatureSpec, ModelMetadata
+
+# A response lists at most this many field errors; a 100-instance batch of garbage would
+# otherwise answer with hundreds.
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class RequestRejected(Exception):
+    """A request the service will not answer, with the HTTP status and the reasons."""
+
+    status_code: int
+    code: str
+    message: str
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"Code": self.code, "Message": self.message}
+        if self.errors:
+            body["Errors"] = self.errors
+        return body
+
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="Path of the offending field, e.g. instances[2].night_awakenings")
+    message: str
+    type: str = Field(description="Machine-readable error type (pydantic's error type)")
+
+
+class ErrorResponse(BaseModel):
+    """The JSON body of every 4xx and 5xx answer; `Code`/`Message` as in Chalice's own errors."""
+
+    Code: str
+    Message: str
+    Errors: list[ErrorDetail] | None = None
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class PredictionOut(BaseModel):
+    advice_id: str
+    advice: str
+    probability: float = Field(ge=0, le=1, description="Probability of the advised class")
+    probabilities: dict[str, float] = Field(description="Probability of every class, by id")
+
+
+class PredictionResponse(BaseModel):
+    request_id: str
+    model: ModelRef
+    predictions: list[PredictionOut] = Field(description="One per instance, in request order")
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model_loaded: bool
+    model: ModelRef
+
+
+def _feature_field(spec: FeatureSpec) -> Any:
+    # strict: a boolean or a numeric string is not a number; a float is not a count.
+    python_type = int if spec.type == "integer" else float
+    return Annotated[
+        python_type,
+        Field(
+            strict=True,
+            ge=spec.minimum,
+            le=spec.maximum,
+            allow_inf_nan=False,
+            description=f"{spec.description} Unit: {spec.unit}.",
+        ),
+    ]
+
+
+class _PredictionRequestBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _exactly_one_form(self) -> _PredictionRequestBase:
+        given = [name for name in ("features", "instances") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'features' (one night) or 'instances' (a batch)")
+        return self
+
+
+@dataclass(frozen=True)
+class RequestSchema:
+    """Validates POST /predict bodies for one model; build it once per container."""
+
+    metadata: ModelMetadata
+    max_batch_instances: int
+    max_body_bytes: int
+    instance_model: type[BaseModel] = field(init=False)
+    request_model: type[BaseModel] = field(init=False)
+
+    def __post_init__(self) -> None:
+        instance_model = create_model(  # type: ignore[call-overload]
+            "SleepFeatures",
+            __config__=ConfigDict(extra="forbid", title="SleepFeatures"),
+            **{spec.name: (_feature_field(spec), ...) for spec in self.metadata.features},
+        )
+        request_model = create_model(
+            "PredictionRequest",
+            __base__=_PredictionRequestBase,
+            features=(instance_model | None, None),
+            instances=(
+                list[instance_model] | None,  # type: ignore[valid-type]
+                Field(None, min_length=1, max_length=self.max_batch_instances),
+            ),
+        )
+        object.__setattr__(self, "instance_model", instance_model)
+        object.__setattr__(self, "request_model", request_model)
+
+    def parse(self, raw_body: bytes) -> list[list[float]]:
+        """Feature rows in the metadata's column order, or RequestRejected."""
+        if len(raw_body) > self.max_body_bytes:
+            raise RequestRejected(
+                413, "PayloadTooLarge",
+                f"Request body is {len(raw_body)} bytes; the limit is {self.max_body_bytes}.",
+            )
+        try:
+            document = json.loads(raw_body, object_pairs_hook=_reject_duplicate_keys)
+        except (ValueError, RecursionError) as error:
+            raise RequestRejected(
+                400, "InvalidJSON", f"Request body is not valid JSON: {error}",
+                [{"field": "body", "message": str(error), "type": "json_invalid"}],
+            ) from None
+        try:
+            request = self.request_model.model_validate(document)
+        except ValidationError as error:
+            details = [
+                {"field": _field_path(e["loc"]), "message": e["msg"], "type": e["type"]}
+                for e in error.errors(include_url=False, include_input=False)
+            ]
+            raise RequestRejected(
+                400, "InvalidRequest",
+                f"{error.error_count()} invalid field(s); first: "
+                f"{details[0]['field']}: {details[0]['message']}",
+                details[:MAX_REPORTED_ERRORS],
+            ) from None
+        instances = request.instances if request.instances is not None else [request.features]
+        names = [spec.name for spec in self.metadata.features]
+        return [[float(getattr(instance, name)) for name in names] for instance in instances]
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return document
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"

@@ -1,0 +1,1 @@
+"""Training code and the committed artifact of the sleep-advice model."""

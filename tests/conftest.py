@@ -1,0 +1,122 @@
+"""Fixtures shared by the test layers: valid input, the app under test, a second model."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from chalice.test import Client
+from sklearn.tree import DecisionTreeClassifier
+
+from chalicelib.config import get_settings
+from chalicelib.metadata import AdviceClass, EvaluationMetrics, FeatureSpec
+from model.train import write_model
+from tests.support import ChaliceLocal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# One plausible night: short sleep, so the bundled model advises a longer sleep window.
+SHORT_NIGHT: dict[str, Any] = {
+    "sleep_duration_hours": 5.5,
+    "sleep_latency_minutes": 15,
+    "night_awakenings": 1,
+    "bedtime_variability_minutes": 20,
+    "screen_minutes_before_bed": 15,
+    "caffeine_after_14h_mg": 0,
+    "exercise_minutes": 30,
+}
+
+
+@pytest.fixture
+def night() -> dict[str, Any]:
+    return copy.deepcopy(SHORT_NIGHT)
+
+
+def import_app(module_name: str, model_dir: Path | None = None) -> ModuleType:
+    """Import app.py afresh as `module_name`, serving the model in `model_dir`."""
+    previous = os.environ.get("SLEEP_ADVISOR_MODEL_DIR")
+    if model_dir is not None:
+        os.environ["SLEEP_ADVISOR_MODEL_DIR"] = str(model_dir)
+    get_settings.cache_clear()
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, REPO_ROOT / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        if previous is None:
+            os.environ.pop("SLEEP_ADVISOR_MODEL_DIR", None)
+        else:
+            os.environ["SLEEP_ADVISOR_MODEL_DIR"] = previous
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def app_module() -> ModuleType:
+    import app
+
+    return app
+
+
+@pytest.fixture
+def client(app_module: ModuleType) -> Iterator[Client]:
+    with Client(app_module.app) as test_client:
+        yield test_client
+
+
+BEDROOM_FEATURES = (
+    FeatureSpec(
+        name="room_temperature_celsius", type="number", unit="°C", minimum=5, maximum=40,
+        description="Bedroom temperature at bedtime.",
+    ),
+    FeatureSpec(
+        name="naps", type="integer", unit="count", minimum=0, maximum=6,
+        description="Naps taken yesterday.",
+    ),
+)
+BEDROOM_CLASSES = (
+    AdviceClass(id="cool_the_room", advice="Cool your bedroom to about 18 °C."),
+    AdviceClass(id="skip_naps", advice="Skip daytime naps this week."),
+    AdviceClass(id="all_good", advice="Nothing to change."),
+)
+
+
+@pytest.fixture(scope="session")
+def bedroom_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second, tiny model with other features and classes, written like the real one."""
+    rng = np.random.default_rng(3)
+    temperature = rng.uniform(10, 35, 600)
+    naps = rng.integers(0, 5, 600)
+    labels = np.where(temperature > 24, "cool_the_room", np.where(naps > 2, "skip_naps", "all_good"))
+    estimator = DecisionTreeClassifier(max_depth=3, random_state=0)
+    estimator.fit(np.column_stack([temperature, naps]), labels)
+    output = tmp_path_factory.mktemp("bedroom-model")
+    write_model(
+        output,
+        estimator,
+        name="bedroom",
+        version="0.1.0",
+        description="Test model with different features and classes.",
+        features=BEDROOM_FEATURES,
+        classes=BEDROOM_CLASSES,
+        metrics=EvaluationMetrics(accuracy=1.0, macro_f1=1.0, test_rows=1, train_rows=600),
+        training={"script": "tests/conftest.py"},
+    )
+    return output
+
+
+@pytest.fixture(scope="session")
+def chalice_local() -> Iterator[ChaliceLocal]:
+    """The bundled model served by a real `chalice local` process on a loopback port."""
+    with ChaliceLocal.start(REPO_ROOT) as server:
+        yield server

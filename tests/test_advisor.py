@@ -1,0 +1,112 @@
+"""Loading and verifying the model artifact; asking it for advice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chalicelib.advisor import ModelLoadError, SleepAdvisor
+from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+
+
+@pytest.fixture
+def model_copy(tmp_path: Path) -> Path:
+    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
+        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def edit_metadata(model_dir: Path, **changes: object) -> None:
+    path = model_dir / METADATA_FILENAME
+    metadata = json.loads(path.read_text())
+    metadata.update(changes)
+    path.write_text(json.dumps(metadata))
+
+
+def test_bundled_model_loads_and_answers_in_metadata_class_order() -> None:
+    advisor = SleepAdvisor.load(BUNDLED_MODEL_DIR)
+
+    [advice] = advisor.advise([[5.0, 10, 0, 15, 10, 0, 20]])
+
+    assert advice.advice_id == "extend_sleep_window"
+    assert list(advice.probabilities) == list(advisor.metadata.class_ids)
+    assert advice.probability == max(advice.probabilities.values())
+
+
+def test_missing_artifact_refuses_to_load(model_copy: Path) -> None:
+    (model_copy / ARTIFACT_FILENAME).unlink()
+
+    with pytest.raises(ModelLoadError, match=f"{ARTIFACT_FILENAME}: model artifact is missing"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_missing_metadata_refuses_to_load(model_copy: Path) -> None:
+    (model_copy / METADATA_FILENAME).unlink()
+
+    with pytest.raises(ModelLoadError, match=f"{METADATA_FILENAME}: metadata file is missing"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_truncated_artifact_refuses_to_load(model_copy: Path) -> None:
+    artifact = model_copy / ARTIFACT_FILENAME
+    artifact.write_bytes(artifact.read_bytes()[:1000])
+
+    with pytest.raises(ModelLoadError, match="sha256 .* does not match .* truncated"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_tampered_artifact_refuses_to_load(model_copy: Path) -> None:
+    artifact = model_copy / ARTIFACT_FILENAME
+    content = bytearray(artifact.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(content))
+
+    with pytest.raises(ModelLoadError, match=f"{ARTIFACT_FILENAME}: sha256"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_other_scikit_learn_version_refuses_to_load(model_copy: Path) -> None:
+    edit_metadata(model_copy, sklearn_version="0.24.2")
+
+    with pytest.raises(ModelLoadError, match="trained with scikit-learn 0.24.2 but"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_invalid_metadata_refuses_to_load(model_copy: Path) -> None:
+    edit_metadata(model_copy, classes=[{"id": "only_one", "advice": "x"}])
+
+    with pytest.raises(ModelLoadError, match="metadata is invalid"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_metadata_classes_must_match_the_estimator(model_copy: Path) -> None:
+    metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
+    metadata["classes"][0]["id"] = "renamed_class"
+    (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
+
+    with pytest.raises(ModelLoadError, match="estimator classes .* do not match"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
+    metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
+    metadata["features"].pop()
+    (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
+
+    with pytest.raises(ModelLoadError, match="estimator expects 7 features, the metadata describes 6"):
+        SleepAdvisor.load(model_copy)
+
+
+def test_unpicklable_artifact_with_matching_hash_refuses_to_load(model_copy: Path) -> None:
+    from chalicelib.metadata import sha256_of
+
+    artifact = model_copy / ARTIFACT_FILENAME
+    artifact.write_bytes(b"not a pickle")
+    edit_metadata(model_copy, artifact_sha256=sha256_of(artifact))
+
+    with pytest.raises(ModelLoadError, match="cannot be unpickled"):
+        SleepAdvisor.load(model_copy)

@@ -1,0 +1,72 @@
+"""The API served by a real `chalice local` process on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from tests.conftest import REPO_ROOT
+
+from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
+from tests.support import ChaliceLocal
+
+
+def test_predict_answers_over_http(chalice_local: ChaliceLocal, night: dict[str, Any]) -> None:
+    answer = chalice_local.request("POST", "/predict", json.dumps({"features": night}).encode(), JSON)
+
+    assert answer.status == 200
+    assert answer.headers["Content-Type"] == "application/json"
+    [prediction] = answer.json()["predictions"]
+    assert prediction["advice_id"] == "extend_sleep_window"
+
+
+def test_batch_answers_over_http(chalice_local: ChaliceLocal, night: dict[str, Any]) -> None:
+    body = json.dumps({"instances": [night] * 100}).encode()
+
+    answer = chalice_local.request("POST", "/predict", body, JSON)
+
+    assert answer.status == 200
+    assert len(answer.json()["predictions"]) == 100
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=lambda case: case.id)
+def test_bad_request_gets_a_clear_error(chalice_local: ChaliceLocal, case: BadRequest) -> None:
+    answer = chalice_local.request("POST", "/predict", case.body, case.headers)
+
+    assert answer.headers["Content-Type"] == "application/json"
+    assert_rejected(case, answer.status, answer.json())
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_wrong_method_is_rejected(chalice_local: ChaliceLocal, method: str) -> None:
+    answer = chalice_local.request(method, "/predict")
+
+    assert answer.status == 405
+    assert answer.json()["Code"] == "MethodNotAllowedError"
+
+
+def test_health_and_model_card(chalice_local: ChaliceLocal) -> None:
+    health = chalice_local.request("GET", "/health")
+    card = chalice_local.request("GET", "/model")
+
+    assert health.status == 200 and health.json()["model_loaded"] is True
+    assert card.status == 200 and card.json()["name"] == "sleep-advice"
+
+
+def test_tampered_model_stops_chalice_local_from_starting(tmp_path: Path) -> None:
+    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
+        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
+    artifact = tmp_path / ARTIFACT_FILENAME
+    artifact.write_bytes(artifact.read_bytes() + b"\x00")
+
+    with pytest.raises(RuntimeError, match="chalice local exited") as refused:  # noqa: SIM117
+        with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(tmp_path)}):
+            pass
+
+    assert f"ModelLoadError: {artifact}: sha256" in str(refused.value)

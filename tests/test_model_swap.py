@@ -1,0 +1,53 @@
+"""A model with other features and classes is served without code changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chalice.test import Client
+
+from tests.conftest import REPO_ROOT, import_app
+from tests.support import ChaliceLocal
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_second_model_gets_its_own_request_schema(bedroom_model_dir: Path) -> None:
+    bedroom_app = import_app("bedroom_app", bedroom_model_dir)
+
+    with Client(bedroom_app.app) as client:
+        warm_room = client.http.post(
+            "/predict", headers=JSON,
+            body=json.dumps({"features": {"room_temperature_celsius": 29.5, "naps": 0}}),
+        )
+        sleep_features = client.http.post(
+            "/predict", headers=JSON,
+            body=json.dumps({"features": {"sleep_duration_hours": 6.0}}),
+        )
+        card = json.loads(client.http.get("/model").body)
+
+    body = json.loads(warm_room.body)
+    assert warm_room.status_code == 200
+    assert body["model"] == {"name": "bedroom", "version": "0.1.0"}
+    assert body["predictions"][0]["advice_id"] == "cool_the_room"
+    assert set(body["predictions"][0]["probabilities"]) == {"cool_the_room", "skip_naps", "all_good"}
+    errors = {e["field"]: e["type"] for e in json.loads(sleep_features.body)["Errors"]}
+    assert errors == {
+        "features.sleep_duration_hours": "extra_forbidden",
+        "features.room_temperature_celsius": "missing",
+        "features.naps": "missing",
+    }
+    assert [f["name"] for f in card["features"]] == ["room_temperature_celsius", "naps"]
+
+
+def test_second_model_served_by_chalice_local(bedroom_model_dir: Path) -> None:
+    with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(bedroom_model_dir)}) as server:
+        answer = server.request(
+            "POST", "/predict",
+            json.dumps({"instances": [{"room_temperature_celsius": 18.0, "naps": 4}]}).encode(),
+            JSON,
+        )
+
+    assert answer.status == 200
+    assert answer.json()["predictions"][0]["advice_id"] == "skip_naps"
