@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test train
+.PHONY: install run test train bench
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/dev.txt
@@ -26,3 +26,7 @@ test: $(INSTALLED)
 ## Retrain the bundled model; the artifact and metadata in model/ are rewritten.
 train: $(INSTALLED)
 	$(BIN)/python -m model.train
+
+## Run the benchmarks; their figures are written to docs/benchmarks/.
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks.observability_overhead

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, ConvertToMiddleware, Response
+from chalice.app import Request
 
+from chalicelib import observability
 from chalicelib.advisor import SleepAdvisor
 from chalicelib.config import get_settings
+from chalicelib.observability import logger, tracer
 from chalicelib.schemas import RequestRejected, RequestSchema
 
-app = Chalice(app_name="sleep-advisor")
+# Chalice logs unhandled exceptions to logging.getLogger(app_name): with its own handler off,
+# they reach Powertools' JSON handler, since POWERTOOLS_SERVICE_NAME is the same name.
+app = Chalice(app_name="sleep-advisor", configure_logs=False)
 
 # Loaded once per container, during initialisation: a missing, tampered or incompatible
 # artifact raises here, so the function never starts rather than answering wrongly.
 settings = get_settings()
-advisor = SleepAdvisor.load(settings.model_dir)
+advisor = observability.load_advisor(lambda: SleepAdvisor.load(settings.model_dir))
 request_schema = RequestSchema(
     advisor.metadata,
     max_batch_instances=settings.max_batch_instances,
@@ -24,18 +31,56 @@ request_schema = RequestSchema(
 model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
 
 
+def _request_id(request: Request) -> str:
+    # API Gateway's request id joins our logs to its access log; chalice local has none and
+    # falls back to the Lambda context's id.
+    return str((request.context or {}).get("requestId") or request.lambda_context.aws_request_id)
+
+
+def correlate_and_publish(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    logger.set_correlation_id(_request_id(event))
+    observability.report_cold_start()
+    try:
+        return get_response(event)
+    finally:
+        observability.publish_metrics()
+
+
+def api_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    # A named function, so that the handler's X-Ray subsegment is "## api_handler".
+    return tracer.capture_lambda_handler(handler, capture_response=False)
+
+
+# Outermost first: the Lambda context and correlation id reach every log line; the model-load
+# subsegment sits beside the handler's, not inside it; metrics are written after the trace.
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
+app.register_middleware(correlate_and_publish, "http")
+app.register_middleware(ConvertToMiddleware(api_handler), "http")
+
+
 @app.route("/predict", methods=["POST"], content_types=["application/json"])
 def predict() -> Response | dict[str, Any]:
+    started = time.perf_counter()
     request = app.current_request
     try:
         nights = request_schema.parse(request.raw_body)
     except RequestRejected as rejection:
+        observability.record_rejection(rejection.status_code, rejection.code, rejection.errors)
         return Response(body=rejection.body(), status_code=rejection.status_code)
-    return {
-        "request_id": _request_id(),
+    if settings.log_features:
+        logger.debug("features", extra={"instances": nights})
+    with observability.traced_inference(advisor.metadata.version) as trace:
+        inference_started = time.perf_counter()
+        advice = advisor.advise(nights)
+        inference_ms = (time.perf_counter() - inference_started) * 1000
+        trace["advice"] = advice[0].advice_id
+    body = {
+        "request_id": _request_id(request),
         "model": model_ref,
-        "predictions": [vars(advice) for advice in advisor.advise(nights)],
+        "predictions": [vars(a) for a in advice],
     }
+    observability.record_prediction(advice, inference_ms, (time.perf_counter() - started) * 1000)
+    return body
 
 
 @app.route("/health", methods=["GET"])
@@ -46,10 +91,3 @@ def health() -> dict[str, Any]:
 @app.route("/model", methods=["GET"])
 def model_card() -> dict[str, Any]:
     return advisor.metadata.model_dump(mode="json")
-
-
-def _request_id() -> str:
-    # API Gateway's request id correlates with its access log; local runs fall back to the
-    # Lambda context's id.
-    context = app.current_request.context or {}
-    return str(context.get("requestId") or app.lambda_context.aws_request_id)

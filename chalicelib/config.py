@@ -23,6 +23,9 @@ class Settings(BaseModel):
     max_batch_instances: int = Field(default=100, ge=1, le=1000)
     # A full batch of 100 instances is about 25 KiB of JSON; 64 KiB leaves room for spacing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
+    # Sleep features are health data: they reach the logs only when this is set, and then
+    # only at DEBUG level, i.e. for the share of invocations POWERTOOLS_LOGGER_SAMPLE_RATE picks.
+    log_features: bool = False
 
 
 @lru_cache(maxsize=1)

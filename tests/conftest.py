@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,13 @@ from model.train import write_model
 from tests.support import ChaliceLocal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The app reads its POWERTOOLS_* settings at import, as it does in Lambda, so the environment
+# of .chalice/config.json is applied before anything imports it.
+CHALICE_ENVIRONMENT: dict[str, str] = json.loads(
+    (REPO_ROOT / ".chalice" / "config.json").read_text()
+)["environment_variables"]
+os.environ.update(CHALICE_ENVIRONMENT)
 
 # One plausible night: short sleep, so the bundled model advises a longer sleep window.
 SHORT_NIGHT: dict[str, Any] = {

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
 from tests.conftest import REPO_ROOT
+from tests.emf import emf_blobs, emitted_metrics
 
 from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
 from tests.support import ChaliceLocal
@@ -70,3 +71,18 @@ def test_tampered_model_stops_chalice_local_from_starting(tmp_path: Path) -> Non
             pass
 
     assert f"ModelLoadError: {artifact}: sha256" in str(refused.value)
+
+
+def test_chalice_local_prints_the_same_log_lines_and_emf(
+    chalice_local: ChaliceLocal, night: dict[str, Any]
+) -> None:
+    answer = chalice_local.request("POST", "/predict", json.dumps({"features": night}).encode(), JSON)
+    request_id = answer.json()["request_id"]
+
+    lines = [json.loads(x) for x in chalice_local.output().splitlines() if x.startswith("{")]
+    [prediction] = [x for x in lines if x.get("correlation_id") == request_id]
+    assert prediction["message"] == "prediction" and prediction["advice"] == "extend_sleep_window"
+    metrics = emitted_metrics(emf_blobs(chalice_local.output()))
+    assert {"Predictions", "PredictionProbability", "AdviceGiven", "InferenceLatency"} <= {
+        m.name for m in metrics
+    }

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
+import pytest
 from chalice.test import Client
+
+from chalicelib.observability import label_with_model_version
 
 from tests.conftest import REPO_ROOT, import_app
 from tests.support import ChaliceLocal
@@ -13,9 +18,14 @@ from tests.support import ChaliceLocal
 JSON = {"Content-Type": "application/json"}
 
 
-def test_second_model_gets_its_own_request_schema(bedroom_model_dir: Path) -> None:
-    bedroom_app = import_app("bedroom_app", bedroom_model_dir)
+@pytest.fixture
+def bedroom_app(bedroom_model_dir: Path, app_module: ModuleType) -> Iterator[ModuleType]:
+    yield import_app("bedroom_app", bedroom_model_dir)
+    # Powertools' logger and metrics are process-wide: give them back to the bundled model.
+    label_with_model_version(app_module.advisor.metadata.version)
 
+
+def test_second_model_gets_its_own_request_schema(bedroom_app: ModuleType) -> None:
     with Client(bedroom_app.app) as client:
         warm_room = client.http.post(
             "/predict", headers=JSON,

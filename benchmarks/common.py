@@ -1,0 +1,91 @@
+"""What every benchmark report shares: where it runs, timing helpers, writing the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REPORT_DIR = REPO_ROOT / "docs" / "benchmarks"
+PACKAGES = ("chalice", "scikit-learn", "numpy", "scipy", "aws-lambda-powertools", "aws-xray-sdk",
+            "pydantic")
+
+
+def chalice_environment() -> dict[str, str]:
+    """The function's environment from .chalice/config.json, as Lambda would set it."""
+    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+    return dict(config["environment_variables"])
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    return (
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
+        f"- Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"{platform.system()} {platform.release()}\n"
+        f"- Python {platform.python_version()} ({sys.implementation.name}); {versions}\n"
+    )
+
+
+class FakeLambdaContext:
+    """The attributes Powertools and Chalice read from Lambda's context object."""
+
+    function_name = "sleep-advisor-benchmark"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:000000000000:function:sleep-advisor-benchmark"
+    log_group_name = "/aws/lambda/sleep-advisor-benchmark"
+    log_stream_name = "benchmark"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def time_calls(call: Callable[[], Any], count: int) -> list[float]:
+    """Wall-clock milliseconds of each of `count` calls."""
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": statistics.median(values),
+        "p90": percentile(values, 0.90),
+        "p99": percentile(values, 0.99),
+    }
+
+
+def write_report(name: str, title: str, body: str) -> Path:
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    path = REPORT_DIR / f"{name}.md"
+    path.write_text(f"# {title}\n\n{machine_description()}\n{body.strip()}\n", encoding="utf-8")
+    return path

@@ -1,0 +1,210 @@
+"""A loopback Lambda Runtime API, so the image's entry point runs without Docker or AWS.
+
+`awslambdaric` (the runtime client AWS base images run as their entry point) polls
+`GET /2018-06-01/runtime/invocation/next` and posts each result back; this server hands it
+API Gateway proxy events and collects the answers. It speaks HTTP/1.1: the client keeps its
+connection open and stalls on HTTP/1.0 responses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+RUNTIME_PREFIX = "/2018-06-01/runtime"
+FUNCTION_ARN = "arn:aws:lambda:eu-central-1:000000000000:function:sleep-advisor-test"
+
+
+def api_gateway_event(
+    method: str, resource_path: str, body: str | None = None,
+    headers: Mapping[str, str] | None = None, request_id: str | None = None,
+) -> dict[str, Any]:
+    """A REST API (v1) proxy event as API Gateway sends it for a Chalice-generated resource."""
+    headers = dict(headers or {})
+    return {
+        "resource": resource_path,
+        "path": resource_path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "abc123",
+            "resourcePath": resource_path,
+            "httpMethod": method,
+            "extendedRequestId": "Xyz=",
+            "requestTime": "25/Nov/2026:08:00:00 +0000",
+            "path": f"/api{resource_path}",
+            "accountId": "000000000000",
+            "protocol": "HTTP/1.1",
+            "stage": "api",
+            "domainPrefix": "example",
+            "requestTimeEpoch": 1795600800000,
+            "requestId": request_id or str(uuid.uuid4()),
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "SleepAdvisorApp/1.0"},
+            "domainName": "example.execute-api.eu-central-1.amazonaws.com",
+            "apiId": "example",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    event: dict[str, Any]
+    trace_id: str
+    done: threading.Event = field(default_factory=threading.Event)
+    response: Any = None
+    error: Any = None
+
+
+class RuntimeApi(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RuntimeHandler)
+        self.pending: queue.Queue[Invocation] = queue.Queue()
+        self.by_id: dict[str, Invocation] = {}
+        self.init_error: Any = None
+        self.init_failed = threading.Event()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class _RuntimeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RuntimeApi
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+        pass
+
+    def do_GET(self) -> None:
+        if self.path != f"{RUNTIME_PREFIX}/invocation/next":
+            self._reply(404, {"errorMessage": "unknown path"})
+            return
+        invocation = self.server.pending.get()
+        deadline_ms = int((time.time() + 10) * 1000)
+        self._reply(200, invocation.event, {
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+            "Lambda-Runtime-Trace-Id": invocation.trace_id,
+        })
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        payload = json.loads(self.rfile.read(length) or b"null")
+        parts = self.path.removeprefix(RUNTIME_PREFIX).strip("/").split("/")
+        if parts == ["init", "error"]:
+            self.server.init_error = payload
+            self.server.init_failed.set()
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+            invocation = self.server.by_id[parts[1]]
+            if parts[2] == "response":
+                invocation.response = payload
+            else:
+                invocation.error = payload
+            invocation.done.set()
+        else:
+            self._reply(404, {"errorMessage": "unknown path"})
+            return
+        self._reply(202, {"status": "OK"})
+
+    def _reply(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def new_trace_id() -> str:
+    epoch = f"{int(time.time()):08x}"
+    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+
+
+@dataclass
+class LambdaFunction:
+    """`python -m awslambdaric app.app` running against a loopback Runtime API."""
+
+    api: RuntimeApi
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls, task_root: Path, env: Mapping[str, str] | None = None, handler: str = "app.app",
+        python: str = sys.executable,
+    ) -> Iterator[LambdaFunction]:
+        api = RuntimeApi()
+        threading.Thread(target=api.serve_forever, daemon=True).start()
+        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"lambda-{api.server_address[1]}.log"
+        lambda_env = {
+            "PATH": os.environ["PATH"],
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(task_root),
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "AWS_LAMBDA_RUNTIME_API": api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": "sleep-advisor-test",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_REGION": "eu-central-1",
+            "AWS_DEFAULT_REGION": "eu-central-1",
+            **(env or {}),
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [python, "-m", "awslambdaric", handler],
+                cwd=task_root, env=lambda_env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        function = cls(api=api, process=process, log_path=log_path)
+        try:
+            yield function
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            api.shutdown()
+            api.server_close()
+
+    def invoke(self, event: dict[str, Any], timeout_seconds: float = 60) -> Invocation:
+        invocation = Invocation(str(uuid.uuid4()), event, new_trace_id())
+        self.api.by_id[invocation.request_id] = invocation
+        self.api.pending.put(invocation)
+        deadline = time.monotonic() + timeout_seconds
+        while not invocation.done.wait(0.1):
+            if self.api.init_failed.is_set():
+                raise RuntimeError(f"init failed: {self.api.init_error}")
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"no answer from the function: {self.output()}")
+        return invocation
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -1,0 +1,140 @@
+"""The function as Lambda runs it: awslambdaric, a Runtime API on loopback, X-Ray over UDP."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from tests.bad_requests import JSON
+from tests.conftest import CHALICE_ENVIRONMENT, REPO_ROOT, SHORT_NIGHT
+from tests.emf import emf_blobs, emitted_metrics
+from tests.lambda_runtime import LambdaFunction, api_gateway_event
+
+
+class XRayDaemon:
+    """A UDP socket on loopback where the X-Ray SDK sends its segment documents."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(0.5)
+        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def received(self) -> list[dict[str, Any]]:
+        documents = []
+        try:
+            while True:
+                datagram, _ = self.socket.recvfrom(65535)
+                header, body = datagram.decode().split("\n", 1)
+                assert json.loads(header) == {"format": "json", "version": 1}
+                documents.append(json.loads(body))
+        except TimeoutError:
+            return documents
+
+
+@pytest.fixture
+def xray_daemon() -> Iterator[XRayDaemon]:
+    daemon = XRayDaemon()
+    yield daemon
+    daemon.socket.close()
+
+
+def predict_event(document: Any) -> dict[str, Any]:
+    return api_gateway_event("POST", "/predict", json.dumps(document), JSON)
+
+
+def trace_root(trace_header: str) -> str:
+    return trace_header.split(";")[0].removeprefix("Root=")
+
+
+def test_traces_have_load_handler_and_inference_subsegments(xray_daemon: XRayDaemon) -> None:
+    env = {**CHALICE_ENVIRONMENT, "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address}
+    with LambdaFunction.start(REPO_ROOT, env) as function:
+        cold = function.invoke(predict_event({"features": SHORT_NIGHT}))
+        warm = function.invoke(predict_event({"features": SHORT_NIGHT}))
+        documents = xray_daemon.received()
+
+    assert cold.response["statusCode"] == 200 and warm.response["statusCode"] == 200
+    by_trace: dict[str, dict[str, dict[str, Any]]] = {}
+    for document in documents:
+        by_trace.setdefault(document["trace_id"], {})[document["name"]] = document
+    cold_trace = by_trace[trace_root(cold.trace_id)]
+    warm_trace = by_trace[trace_root(warm.trace_id)]
+
+    assert set(cold_trace) == {"## model_load", "## api_handler", "## inference"}
+    assert set(warm_trace) == {"## api_handler", "## inference"}
+    handler, inference = cold_trace["## api_handler"], cold_trace["## inference"]
+    assert handler["annotations"] == {"ColdStart": True, "Service": "sleep-advisor"}
+    assert warm_trace["## api_handler"]["annotations"]["ColdStart"] is False
+    assert inference["parent_id"] == handler["id"]
+    assert inference["annotations"] == {"model_version": "1.0.0", "advice": "extend_sleep_window"}
+    load = cold_trace["## model_load"]
+    assert load["annotations"] == {"model_version": "1.0.0"}
+    assert load["end_time"] <= handler["start_time"]
+    # Responses are not captured: they would copy every answer into X-Ray.
+    assert all("metadata" not in d or "sleep_advisor" in d["metadata"] for d in documents)
+
+
+def test_unreachable_daemon_does_not_fail_requests() -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    closed_address = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()  # nothing listens there any more
+
+    env = {**CHALICE_ENVIRONMENT, "AWS_XRAY_DAEMON_ADDRESS": closed_address}
+    with LambdaFunction.start(REPO_ROOT, env) as function:
+        answers = [function.invoke(predict_event({"features": SHORT_NIGHT})) for _ in range(3)]
+
+    assert [a.response["statusCode"] for a in answers] == [200, 200, 200]
+    assert all(a.error is None for a in answers)
+
+
+def test_cold_start_metrics_only_on_the_first_invocation() -> None:
+    with LambdaFunction.start(REPO_ROOT, CHALICE_ENVIRONMENT) as function:
+        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        output = function.output()
+
+    metrics = emitted_metrics(emf_blobs(output))
+    cold_starts = [m for m in metrics if m.name == "ColdStart"]
+    load_times = [m for m in metrics if m.name == "ModelLoadTime"]
+    assert [m.values for m in cold_starts] == [(1.0,)]
+    assert len(load_times) == 1 and load_times[0].unit == "Milliseconds"
+    assert 0 < load_times[0].values[0] < 10_000
+    assert len([m for m in metrics if m.name == "Predictions"]) == 2
+
+
+def test_bad_request_through_the_runtime_is_a_400() -> None:
+    with LambdaFunction.start(REPO_ROOT, CHALICE_ENVIRONMENT) as function:
+        answer = function.invoke(predict_event({"features": {**SHORT_NIGHT, "naps": 2}}))
+
+    assert answer.response["statusCode"] == 400
+    body = json.loads(answer.response["body"])
+    assert body["Errors"][0] == {
+        "field": "features.naps", "message": "Extra inputs are not permitted",
+        "type": "extra_forbidden",
+    }
+
+
+def test_tampered_model_fails_initialisation(tmp_path: Path) -> None:
+    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
+        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
+    (tmp_path / ARTIFACT_FILENAME).write_bytes(b"tampered")
+    env = {**CHALICE_ENVIRONMENT, "SLEEP_ADVISOR_MODEL_DIR": str(tmp_path)}
+
+    with LambdaFunction.start(REPO_ROOT, env) as function:
+        function.api.init_failed.wait(60)
+        output = function.output()
+
+    assert function.api.init_error["errorType"] == "ModelLoadError"
+    assert f"{tmp_path / ARTIFACT_FILENAME}: sha256" in function.api.init_error["errorMessage"]
+    [line] = [json.loads(x) for x in output.splitlines() if "Model failed to load" in x]
+    assert line["level"] == "ERROR" and "ModelLoadError" in line["exception"]

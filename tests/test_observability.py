@@ -1,0 +1,253 @@
+"""Structured logs and EMF metrics from real invocations through Chalice's test client."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.observability import logger
+from tests.bad_requests import JSON
+from tests.emf import emf_blobs, emitted_metrics
+
+# Distinctive values: if any of them shows up in the output, a feature value leaked.
+PRIVATE_NIGHT = {
+    "sleep_duration_hours": 5.4321,
+    "sleep_latency_minutes": 17.123,
+    "night_awakenings": 9,
+    "bedtime_variability_minutes": 21.987,
+    "screen_minutes_before_bed": 13.579,
+    "caffeine_after_14h_mg": 0.4321,
+    "exercise_minutes": 31.313,
+}
+PREDICTION_LOG_FIELDS = {
+    "correlation_id", "model_version", "advice", "advice_counts", "probability",
+    "probability_min", "batch_size", "inference_ms", "latency_ms", "cold_start",
+    "function_request_id", "service", "level", "timestamp",
+}
+
+
+class ServiceOutput:
+    """What the function writes to stdout: JSON log lines and EMF documents."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
+
+    def logs(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if "_aws" not in line]
+
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def capturing(self) -> contextlib.AbstractContextManager[None]:
+        return capture(self.stream)
+
+
+@contextlib.contextmanager
+def capture(stream: io.TextIOBase) -> Iterator[None]:
+    # Powertools' log handler holds the stream it was created with; EMF goes through print().
+    handler = logger.registered_handler
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        with contextlib.redirect_stdout(stream):  # type: ignore[type-var]
+            yield
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def service_output() -> ServiceOutput:
+    # Captured inside each test body: pytest re-points sys.stdout between fixture and test.
+    return ServiceOutput()
+
+
+def predict(client: Client, document: Any) -> Any:
+    return client.http.post("/predict", headers=JSON, body=json.dumps(document))
+
+
+def test_known_batch_emits_valid_emf_with_expected_names_units_and_values(
+    client: Client, service_output: ServiceOutput, night: dict[str, Any]
+) -> None:
+    late_coffee = {**night, "sleep_duration_hours": 7.8, "caffeine_after_14h_mg": 400,
+                   "night_awakenings": 4, "sleep_latency_minutes": 50}
+    with service_output.capturing():
+        response = predict(client, {"instances": [night, late_coffee, night]})
+    probabilities = [p["probability"] for p in json.loads(response.body)["predictions"]]
+
+    metrics = emitted_metrics(emf_blobs(service_output.text()))
+
+    shared = frozenset({("service", "sleep-advisor"), ("ModelVersion", "1.0.0")})
+    by_name = {m.name: m for m in metrics if m.dimensions == shared}
+    assert all(m.namespace == "SleepAdvisor" for m in metrics)
+    assert by_name["Predictions"].unit == "Count" and by_name["Predictions"].values == (3.0,)
+    assert by_name["PredictionProbability"].unit == "None"
+    assert list(by_name["PredictionProbability"].values) == probabilities
+    latency = by_name["InferenceLatency"]
+    assert latency.unit == "Milliseconds" and len(latency.values) == 1 and latency.values[0] > 0
+    advice = {
+        dict(m.dimensions)["Advice"]: m.values for m in metrics if m.name == "AdviceGiven"
+    }
+    assert advice == {"extend_sleep_window": (2.0,), "cut_late_caffeine": (1.0,)}
+    assert all(m.dimensions == shared | {("Advice", a)} for m in metrics
+               for a in [dict(m.dimensions).get("Advice")] if m.name == "AdviceGiven")
+
+
+def test_full_batch_keeps_every_probability(
+    client: Client, service_output: ServiceOutput, night: dict[str, Any]
+) -> None:
+    with service_output.capturing():
+        predict(client, {"instances": [night] * 100})
+
+    probability_values = [
+        value for m in emitted_metrics(emf_blobs(service_output.text()))
+        if m.name == "PredictionProbability" for value in m.values
+    ]
+    assert len(probability_values) == 100
+
+
+def test_rejected_request_is_counted_and_logged_without_values(
+    client: Client, service_output: ServiceOutput
+) -> None:
+    with service_output.capturing():
+        predict(client, {"features": {**PRIVATE_NIGHT, "sleep_duration_hours": 99.5}})
+
+    metrics = emitted_metrics(emf_blobs(service_output.text()))
+    [rejected] = [m for m in metrics if m.name == "RejectedRequests"]
+    assert rejected.values == (1.0,) and rejected.unit == "Count"
+    [line] = [log for log in service_output.logs() if log["message"] == "request rejected"]
+    assert line["error_fields"] == ["features.sleep_duration_hours:less_than_equal"]
+    assert line["status_code"] == 400 and line["correlation_id"]
+    assert "99.5" not in service_output.text()
+
+
+def test_one_prediction_line_with_the_documented_fields_and_no_feature_values(
+    client: Client, service_output: ServiceOutput
+) -> None:
+    with service_output.capturing():
+        response = predict(client, {"instances": [PRIVATE_NIGHT, PRIVATE_NIGHT]})
+
+    [line] = [log for log in service_output.logs() if log["message"] == "prediction"]
+    assert PREDICTION_LOG_FIELDS <= set(line)
+    assert line["correlation_id"] == json.loads(response.body)["request_id"]
+    assert line["batch_size"] == 2 and line["model_version"] == "1.0.0"
+    assert sum(line["advice_counts"].values()) == 2
+    assert_no_feature_values(service_output.lines())
+
+
+def assert_no_feature_values(lines: list[dict[str, Any]]) -> None:
+    private = {float(v) for v in PRIVATE_NIGHT.values() if isinstance(v, float)}
+    text = json.dumps(lines)
+    for value in private:
+        assert repr(value) not in text, f"feature value {value} leaked"
+    for line in lines:
+        assert not set(PRIVATE_NIGHT) & set(_keys(line)), line
+
+
+def _keys(document: Any) -> Iterator[str]:
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(document, list):
+        for item in document:
+            yield from _keys(item)
+
+
+def test_feature_logging_needs_the_explicit_setting(
+    client: Client, service_output: ServiceOutput, app_module: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app_module, "settings", app_module.settings.model_copy(
+        update={"log_features": True}))
+    previous_level = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        with service_output.capturing():
+            predict(client, {"features": PRIVATE_NIGHT})
+    finally:
+        logger.setLevel(previous_level)
+
+    [line] = [log for log in service_output.logs() if log["message"] == "features"]
+    assert line["instances"] == [list(map(float, PRIVATE_NIGHT.values()))]
+
+
+def test_unhandled_error_is_a_generic_500_and_a_logged_traceback(
+    client: Client, service_output: ServiceOutput, app_module: ModuleType,
+    monkeypatch: pytest.MonkeyPatch, night: dict[str, Any],
+) -> None:
+    def broken(nights: Any) -> Any:
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(app_module.advisor, "advise", broken)
+
+    with service_output.capturing():
+        response = predict(client, {"features": night})
+
+    assert response.status_code == 500
+    assert json.loads(response.body) == {
+        "Code": "InternalServerError", "Message": "An internal server error occurred.",
+    }
+    [error] = [log for log in service_output.logs() if log["level"] == "ERROR"]
+    assert error["exception_name"] == "RuntimeError"
+    assert "model exploded" in error["exception"] and "Traceback" in error["exception"]
+    assert error["correlation_id"]
+
+
+class _FullStdout(io.StringIO):
+    """A stdout that refuses EMF documents as a full disk or closed pipe would."""
+
+    def write(self, text: str) -> int:
+        if '"_aws"' in text:
+            raise OSError(28, "No space left on device")
+        return super().write(text)
+
+
+@pytest.mark.parametrize("document", [
+    {"instances": [{"sleep_duration_hours": 5.5}]},
+    {"instances": "night"},
+])
+def test_metrics_failure_never_fails_a_rejected_request(
+    client: Client, document: Any
+) -> None:
+    stream = _FullStdout()
+    with capture(stream):
+        response = predict(client, document)
+
+    assert response.status_code == 400
+    assert "Observability step failed" in stream.getvalue()
+
+
+def test_metrics_failure_never_fails_a_prediction(
+    client: Client, night: dict[str, Any], service_output: ServiceOutput
+) -> None:
+    stream = _FullStdout()
+    with capture(stream):
+        failed = predict(client, {"instances": [night] * 100})
+    with service_output.capturing():
+        after = predict(client, {"features": night})
+
+    assert failed.status_code == 200 and after.status_code == 200
+    failures = [json.loads(line) for line in stream.getvalue().splitlines()
+                if "Observability step failed" in line]
+    assert failures and all(f["observability_step"] == "publish_metrics" or
+                            f["observability_step"] == "record_prediction" for f in failures)
+    # Nothing from the failed invocation is carried into the next one's metrics.
+    predictions = [m for m in emitted_metrics(emf_blobs(service_output.text()))
+                   if m.name == "Predictions"]
+    assert [m.values for m in predictions] == [(1.0,)]
+
+
+def test_health_writes_no_metrics(client: Client, service_output: ServiceOutput) -> None:
+    with service_output.capturing():
+        client.http.get("/health")
+
+    assert emf_blobs(service_output.text()) == []
