@@ -4,23 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
+CDK_INSTALLED := infra/node_modules/.installed
+# Offline-friendly CDK: no telemetry, no Node end-of-life banner; the venv's python runs infra/app.py.
+CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 node_modules/.bin/cdk
+CONTEXT ?=
 
-.PHONY: install run test train bench
+.PHONY: install run test train bench synth bootstrap deploy destroy
 .DEFAULT_GOAL := run
 
-$(INSTALLED): requirements/runtime.txt requirements/dev.txt
+$(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-install: $(INSTALLED)
+$(CDK_INSTALLED): infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(INSTALLED) $(CDK_INSTALLED)
 
 ## Serve the bundled model on http://127.0.0.1:$(PORT) with chalice local (no AWS account).
 run: $(INSTALLED)
 	$(BIN)/chalice local --host 127.0.0.1 --port $(PORT)
 
-## Run the whole test suite.
-test: $(INSTALLED)
+## Run the whole test suite (service, Lambda runtime, image, infrastructure).
+test: $(INSTALLED) $(CDK_INSTALLED)
 	$(BIN)/python -m pytest
 
 ## Retrain the bundled model; the artifact and metadata in model/ are rewritten.
@@ -30,3 +39,19 @@ train: $(INSTALLED)
 ## Run the benchmarks; their figures are written to docs/benchmarks/.
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.observability_overhead
+
+## Synthesize the stack into infra/cdk.out (no AWS account needed; set AWS_REGION).
+synth: $(INSTALLED) $(CDK_INSTALLED)
+	$(CDK) synth --no-notices $(CONTEXT)
+
+## Prepare the account and region for CDK deployments, once.
+bootstrap: $(INSTALLED) $(CDK_INSTALLED)
+	$(CDK) bootstrap
+
+## Deploy the stack (needs AWS credentials, a bootstrapped account and a Docker engine).
+deploy: $(INSTALLED) $(CDK_INSTALLED)
+	$(CDK) deploy $(CONTEXT)
+
+## Delete the stack (the Cognito user pool is retained).
+destroy: $(INSTALLED) $(CDK_INSTALLED)
+	$(CDK) destroy $(CONTEXT)

@@ -173,3 +173,33 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     for part in location:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"
+
+
+def gateway_request_schema(metadata: ModelMetadata, max_batch_instances: int) -> dict[str, Any]:
+    """POST /predict's body as a JSON Schema draft-04 model, for API Gateway's validator.
+
+    API Gateway rejects malformed bodies before they reach (and bill) the function; the
+    function still validates everything itself, so the two cannot drift into accepting junk.
+    """
+    instance: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [spec.name for spec in metadata.features],
+        "properties": {
+            spec.name: {"type": spec.type, "minimum": spec.minimum, "maximum": spec.maximum}
+            for spec in metadata.features
+        },
+    }
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "PredictionRequest",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "features": instance,
+            "instances": {
+                "type": "array", "minItems": 1, "maxItems": max_batch_instances, "items": instance,
+            },
+        },
+        "oneOf": [{"required": ["features"]}, {"required": ["instances"]}],
+    }

@@ -20,6 +20,8 @@ from sklearn.tree import DecisionTreeClassifier
 from chalicelib.config import get_settings
 from chalicelib.metadata import AdviceClass, EvaluationMetrics, FeatureSpec
 from model.train import write_model
+from tests.container_image import build_image_layout
+from tests.lambda_runtime import ImageLayout
 from tests.support import ChaliceLocal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +123,12 @@ def bedroom_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         training={"script": "tests/conftest.py"},
     )
     return output
+
+
+@pytest.fixture(scope="session")
+def image_layout(tmp_path_factory: pytest.TempPathFactory) -> ImageLayout:
+    """The container image's file system, built by following the Dockerfile (no Docker)."""
+    return build_image_layout(tmp_path_factory.mktemp("image"))
 
 
 @pytest.fixture(scope="session")

@@ -145,6 +145,17 @@ def new_trace_id() -> str:
     return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
 
 
+@dataclass(frozen=True)
+class ImageLayout:
+    """The container image's file system without Docker: what the Dockerfile puts where."""
+
+    task_root: Path  # LAMBDA_TASK_ROOT: runtime dependencies, app.py, chalicelib/, model/
+    runtime_client: Path  # awslambdaric, which the AWS base image provides
+    handler: str  # the image's CMD
+    environment: Mapping[str, str]  # the image's ENV
+    python: str = sys._base_executable  # the interpreter alone, not this venv
+
+
 @dataclass
 class LambdaFunction:
     """`python -m awslambdaric app.app` running against a loopback Runtime API."""
@@ -156,8 +167,7 @@ class LambdaFunction:
     @classmethod
     @contextmanager
     def start(
-        cls, task_root: Path, env: Mapping[str, str] | None = None, handler: str = "app.app",
-        python: str = sys.executable,
+        cls, image: ImageLayout, env: Mapping[str, str] | None = None,
     ) -> Iterator[LambdaFunction]:
         api = RuntimeApi()
         threading.Thread(target=api.serve_forever, daemon=True).start()
@@ -165,8 +175,9 @@ class LambdaFunction:
         lambda_env = {
             "PATH": os.environ["PATH"],
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(task_root),
-            "LAMBDA_TASK_ROOT": str(task_root),
+            # The task root first, then the runtime client, as in the base image.
+            "PYTHONPATH": f"{image.task_root}{os.pathsep}{image.runtime_client}",
+            "LAMBDA_TASK_ROOT": str(image.task_root),
             "AWS_LAMBDA_RUNTIME_API": api.address,
             "AWS_LAMBDA_FUNCTION_NAME": "sleep-advisor-test",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -174,12 +185,14 @@ class LambdaFunction:
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_REGION": "eu-central-1",
             "AWS_DEFAULT_REGION": "eu-central-1",
+            **image.environment,
             **(env or {}),
         }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [python, "-m", "awslambdaric", handler],
-                cwd=task_root, env=lambda_env, stdout=log, stderr=subprocess.STDOUT,
+                # -S: no site-packages, so only what the image would contain is importable.
+                [image.python, "-S", "-m", "awslambdaric", image.handler],
+                cwd=image.task_root, env=lambda_env, stdout=log, stderr=subprocess.STDOUT,
             )
         function = cls(api=api, process=process, log_path=log_path)
         try:

@@ -1,4 +1,8 @@
-"""The function as Lambda runs it: awslambdaric, a Runtime API on loopback, X-Ray over UDP."""
+"""The image's entry point as Lambda runs it: awslambdaric against a loopback Runtime API.
+
+The task root holds exactly what the Dockerfile installs and copies (see container_image.py);
+X-Ray segments arrive over UDP on loopback.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ import pytest
 from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
 from tests.bad_requests import JSON
-from tests.conftest import CHALICE_ENVIRONMENT, REPO_ROOT, SHORT_NIGHT
+from tests.conftest import CHALICE_ENVIRONMENT, SHORT_NIGHT
 from tests.emf import emf_blobs, emitted_metrics
-from tests.lambda_runtime import LambdaFunction, api_gateway_event
+from tests.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
 
 
 class XRayDaemon:
@@ -55,9 +59,11 @@ def trace_root(trace_header: str) -> str:
     return trace_header.split(";")[0].removeprefix("Root=")
 
 
-def test_traces_have_load_handler_and_inference_subsegments(xray_daemon: XRayDaemon) -> None:
+def test_traces_have_load_handler_and_inference_subsegments(
+    image_layout: ImageLayout, xray_daemon: XRayDaemon
+) -> None:
     env = {**CHALICE_ENVIRONMENT, "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address}
-    with LambdaFunction.start(REPO_ROOT, env) as function:
+    with LambdaFunction.start(image_layout, env) as function:
         cold = function.invoke(predict_event({"features": SHORT_NIGHT}))
         warm = function.invoke(predict_event({"features": SHORT_NIGHT}))
         documents = xray_daemon.received()
@@ -83,22 +89,22 @@ def test_traces_have_load_handler_and_inference_subsegments(xray_daemon: XRayDae
     assert all("metadata" not in d or "sleep_advisor" in d["metadata"] for d in documents)
 
 
-def test_unreachable_daemon_does_not_fail_requests() -> None:
+def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) -> None:
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     closed_address = f"127.0.0.1:{probe.getsockname()[1]}"
     probe.close()  # nothing listens there any more
 
     env = {**CHALICE_ENVIRONMENT, "AWS_XRAY_DAEMON_ADDRESS": closed_address}
-    with LambdaFunction.start(REPO_ROOT, env) as function:
+    with LambdaFunction.start(image_layout, env) as function:
         answers = [function.invoke(predict_event({"features": SHORT_NIGHT})) for _ in range(3)]
 
     assert [a.response["statusCode"] for a in answers] == [200, 200, 200]
     assert all(a.error is None for a in answers)
 
 
-def test_cold_start_metrics_only_on_the_first_invocation() -> None:
-    with LambdaFunction.start(REPO_ROOT, CHALICE_ENVIRONMENT) as function:
+def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayout) -> None:
+    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
         function.invoke(predict_event({"features": SHORT_NIGHT}))
         function.invoke(predict_event({"features": SHORT_NIGHT}))
         output = function.output()
@@ -112,8 +118,8 @@ def test_cold_start_metrics_only_on_the_first_invocation() -> None:
     assert len([m for m in metrics if m.name == "Predictions"]) == 2
 
 
-def test_bad_request_through_the_runtime_is_a_400() -> None:
-    with LambdaFunction.start(REPO_ROOT, CHALICE_ENVIRONMENT) as function:
+def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:
+    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
         answer = function.invoke(predict_event({"features": {**SHORT_NIGHT, "naps": 2}}))
 
     assert answer.response["statusCode"] == 400
@@ -124,13 +130,13 @@ def test_bad_request_through_the_runtime_is_a_400() -> None:
     }
 
 
-def test_tampered_model_fails_initialisation(tmp_path: Path) -> None:
+def test_tampered_model_fails_initialisation(image_layout: ImageLayout, tmp_path: Path) -> None:
     for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
         shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
     (tmp_path / ARTIFACT_FILENAME).write_bytes(b"tampered")
     env = {**CHALICE_ENVIRONMENT, "SLEEP_ADVISOR_MODEL_DIR": str(tmp_path)}
 
-    with LambdaFunction.start(REPO_ROOT, env) as function:
+    with LambdaFunction.start(image_layout, env) as function:
         function.api.init_failed.wait(60)
         output = function.output()
 

@@ -1,0 +1,18 @@
+# The function's container image, built by `cdk deploy` (a DockerImageAsset in infra/).
+# AWS Lambda's Python 3.12 base image, pinned by digest; refresh the digest with
+# `docker buildx imagetools inspect public.ecr.aws/lambda/python:3.12` and rerun the tests.
+ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12@sha256:92c88c1adc374b073b07b12bd4045497af7da68230d47c2b330423115c5850dc
+FROM ${BASE_IMAGE}
+
+COPY requirements/runtime.txt requirements/runtime-no-deps.txt requirements/install-runtime.sh /tmp/requirements/
+RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements \
+    && rm -rf /tmp/requirements
+
+# Lambda gets a fraction of a vCPU below 1,769 MB: BLAS/OpenMP thread pools only add contention.
+ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+COPY app.py ${LAMBDA_TASK_ROOT}/
+COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/
+COPY model/model.joblib model/metadata.json ${LAMBDA_TASK_ROOT}/model/
+
+CMD ["app.app"]

@@ -1,0 +1,29 @@
+"""CDK entry point: `cdk synth` / `cdk deploy` run this from infra/."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+# The stack reads the model's metadata and the service's limits from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sleep_advisor_infra.config import StageConfig  # noqa: E402
+from sleep_advisor_infra.nag import attach_rule_packs  # noqa: E402
+from sleep_advisor_infra.stack import SleepAdvisorStack  # noqa: E402
+
+app = cdk.App()
+attach_rule_packs(app)
+config = StageConfig.from_context(app.node)
+SleepAdvisorStack(
+    app, config.stack_id, config=config,
+    # Account and region come from the CLI's credentials; nothing account-specific in code.
+    env=cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"),
+    ),
+    description="Sleep Advisor: scikit-learn inference on Lambda behind API Gateway",
+)
+app.synth()

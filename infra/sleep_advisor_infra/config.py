@@ -1,0 +1,75 @@
+"""Deployment settings, read from CDK context in this one place and validated.
+
+Every value has a default in cdk.json; override any with `-c name=value` on the command line.
+Nothing account-specific lives in code: account and region come from the CDK CLI's
+credentials, Slack ids and e-mail addresses from context.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CONTEXT_KEYS = (
+    "stage", "memory_size_mb", "timeout_seconds", "reserved_concurrency",
+    "throttle_rate_per_second", "throttle_burst", "log_retention_days", "user_pool_arn",
+    "configure_api_gateway_logging_role", "slack_workspace_id", "slack_channel_id",
+    "alarm_email",
+)
+
+
+class StageConfig(BaseModel):
+    """One deployment stage of the service."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    # Chosen in docs/benchmarks/cold-start.md: CPU is proportional to memory, and a cold start
+    # must finish well inside the 10 s objective.
+    memory_size_mb: int = Field(ge=128, le=10240)
+    # Below API Gateway's 29 s integration timeout and equal to the 10 s objective: an answer
+    # later than that has already failed the user, so the client may as well retry sooner.
+    timeout_seconds: int = Field(ge=3, le=25)
+    reserved_concurrency: int | None = Field(default=None, ge=1)
+    throttle_rate_per_second: float = Field(gt=0)
+    throttle_burst: int = Field(ge=1)
+    # Long enough to investigate an incident; short because logs may hold personal data.
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365]
+    # An existing Cognito user pool that the mobile app signs users in with; empty = the
+    # stack creates one.
+    user_pool_arn: str = ""
+    # API Gateway writes execution and access logs through one role per account and region;
+    # set to false when the account already has it configured.
+    configure_api_gateway_logging_role: bool = True
+    slack_workspace_id: str = ""
+    slack_channel_id: str = ""
+    alarm_email: str = ""
+
+    @field_validator("user_pool_arn")
+    @classmethod
+    def _is_user_pool_arn(cls, value: str) -> str:
+        if value and not re.fullmatch(r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/.+", value):
+            raise ValueError("user_pool_arn must be a Cognito user pool ARN")
+        return value
+
+    @property
+    def stack_id(self) -> str:
+        # Chalice names its stage after the stack's construct id.
+        return f"SleepAdvisor-{self.stage}"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_workspace_id and self.slack_channel_id)
+
+    @classmethod
+    def from_context(cls, node: Node) -> StageConfig:
+        # `-c key=value` arrives as a string; pydantic converts "1024" and "true" as needed.
+        values: dict[str, Any] = {}
+        for key in CONTEXT_KEYS:
+            value = node.try_get_context(key)
+            if value is not None and value != "":
+                values[key] = value
+        return cls.model_validate(values)

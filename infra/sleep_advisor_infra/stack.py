@@ -1,0 +1,28 @@
+"""The one Sleep Advisor stack: wires the constructs together, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from sleep_advisor_infra.config import StageConfig
+from sleep_advisor_infra.prediction_api import PredictionApi
+from sleep_advisor_infra.users import AppUsers
+
+
+class SleepAdvisorStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)
+        api = PredictionApi(self, "PredictionApi", config=config, user_pool=users.user_pool)
+        self.api = api
+
+        CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API stage")
+        CfnOutput(self, "FunctionName", value=api.function_name)
+        CfnOutput(self, "UserPoolId", value=users.user_pool.user_pool_id)
+        if users.client_id is not None:
+            CfnOutput(self, "UserPoolClientId", value=users.client_id,
+                      description="App client id the mobile app signs users in with")

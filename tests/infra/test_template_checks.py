@@ -1,0 +1,94 @@
+"""The synthesized template through the SAM transform, cfn-lint and cdk-nag, all offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synthesis
+from tests.infra.template_checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
+
+# Every acknowledged cdk-nag finding, where it applies after the SAM transform.
+EXPECTED_ACKNOWLEDGMENTS = {
+    "AwsSolutions-COG2 Transformed/Template/UsersUserPool7E610616",
+    "AwsSolutions-COG8 Transformed/Template/UsersUserPool7E610616",
+    "AwsSolutions-IAM5[Resource::*] "
+    "Transformed/Template/PredictionApiFunctionRoleDefaultPolicyA8DE09D6",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs] "
+    "Transformed/Template/PredictionApiApiGatewayLoggingRole75C7B32E",
+    "AwsSolutions-APIG2 Transformed/Template/RestAPI",
+    "AwsSolutions-APIG3 Transformed/Template/RestAPIapiStage",
+    "Serverless-LambdaDLQ Transformed/Template/APIHandler",
+}
+
+
+@pytest.fixture(scope="module")
+def transformed(cli_synthesis: Synthesis) -> dict[str, Any]:
+    return sam_transform(cli_synthesis.template)
+
+
+@pytest.fixture(scope="module")
+def nag_report(
+    cli_synthesis: Synthesis, transformed: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    return nag_violations(cli_synthesis.template, transformed, tmp_path_factory.mktemp("nag"))
+
+
+def test_sam_transform_yields_an_image_function_and_a_configured_stage(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    function = resources["APIHandler"]
+    [stage] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+
+    assert not [r for r in resources.values() if r["Type"].startswith("AWS::Serverless::")]
+    assert function["Type"] == "AWS::Lambda::Function"
+    assert function["Properties"]["PackageType"] == "Image"
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    assert "ImageUri" in function["Properties"]["Code"]
+    assert stage["Properties"]["TracingEnabled"] is True
+    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == 50
+    assert "DestinationArn" in stage["Properties"]["AccessLogSetting"]
+
+
+def test_cfn_lint_finds_no_error_in_the_synthesized_template(cli_synthesis: Synthesis) -> None:
+    assert cfn_lint_errors(cli_synthesis.template) == []
+
+
+def test_cfn_lint_finds_no_error_after_the_transform(transformed: dict[str, Any]) -> None:
+    assert cfn_lint_errors(transformed) == []
+
+
+def test_cdk_nag_after_the_transform_has_no_unacknowledged_finding(
+    nag_report: dict[str, Any],
+) -> None:
+    assert violations_in(nag_report) == []
+
+
+def test_every_acknowledged_finding_is_expected_and_has_a_reason(
+    nag_report: dict[str, Any],
+) -> None:
+    acknowledged = [
+        violation for plugin in nag_report["pluginReports"]
+        for violation in plugin.get("suppressedViolations", [])
+    ]
+
+    assert set(violations_in(nag_report, "suppressedViolations")) == EXPECTED_ACKNOWLEDGMENTS
+    assert all(len(v["reason"]) > 40 for v in acknowledged)
+
+
+def test_synthesis_ran_the_rule_packs(cli_synthesis: Synthesis) -> None:
+    report = cli_synthesis.assembly_dir / "validation-report.json"
+
+    assert report.is_file()
+    assert "Synthesis finished with errors" not in cli_synthesis.output
+
+
+def test_synthesis_needs_no_network(cli_synthesis: Synthesis) -> None:
+    # The synth ran with proxies pointing at a closed port; it succeeded, so nothing it needed
+    # came over the network. The Chalice package step wrote no download cache either.
+    assert Path(cli_synthesis.assembly_dir).is_dir()
+    assert "Downloading" not in cli_synthesis.output
