@@ -33,7 +33,8 @@ def test_function_is_the_container_image_asset(cli_synthesis: Synthesis, templat
 
     assert function["PackageType"] == "Image"
     assert image_hash in json.dumps(function["ImageUri"])
-    assert image["source"]["directory"] == f"asset.{image_hash}"
+    assert image["source"]["directory"].startswith(f"asset.{image_hash}")
+    assert (cli_synthesis.assembly_dir / image["source"]["directory"] / "Dockerfile").is_file()
     assert image["source"]["platform"] == "linux/amd64"
     for zip_property in ("CodeUri", "Handler", "Runtime", "Layers"):
         assert zip_property not in function
