@@ -6,8 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, ConvertToMiddleware, Response
-from chalice.app import Request
+from chalice.app import Chalice, ConvertToMiddleware, Request, Response
 
 from chalicelib import observability
 from chalicelib.advisor import SleepAdvisor
@@ -34,7 +33,10 @@ model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
 def _request_id(request: Request) -> str:
     # API Gateway's request id joins our logs to its access log; chalice local has none and
     # falls back to the Lambda context's id.
-    return str((request.context or {}).get("requestId") or request.lambda_context.aws_request_id)
+    request_id = (request.context or {}).get("requestId")
+    if not request_id and request.lambda_context is not None:
+        request_id = request.lambda_context.aws_request_id
+    return str(request_id)
 
 
 def correlate_and_publish(event: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -62,6 +64,7 @@ app.register_middleware(ConvertToMiddleware(api_handler), "http")
 def predict() -> Response | dict[str, Any]:
     started = time.perf_counter()
     request = app.current_request
+    assert request is not None  # Chalice sets it before calling a route
     try:
         nights = request_schema.parse(request.raw_body)
     except RequestRejected as rejection:

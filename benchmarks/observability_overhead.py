@@ -19,7 +19,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from benchmarks.common import FakeLambdaContext, chalice_environment, summary, time_calls, write_report
+from benchmarks.common import (
+    FakeLambdaContext,
+    chalice_environment,
+    summary,
+    time_calls,
+    write_report,
+)
 
 CALLS = 3000
 BLOCK = 100

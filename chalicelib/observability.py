@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,11 +36,7 @@ COLD_START = "ColdStart"
 MODEL_VERSION_DIMENSION = "ModelVersion"
 ADVICE_DIMENSION = "Advice"
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def best_effort(func: Callable[P, R]) -> Callable[P, R | None]:
+def best_effort[**P, R](func: Callable[P, R]) -> Callable[P, R | None]:
     """Run an observability step; if it fails, log that and let the request carry on."""
 
     @functools.wraps(func)
@@ -102,12 +98,13 @@ def report_cold_start() -> None:
     metrics.add_metric(name=COLD_START, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=MODEL_LOAD_TIME, unit=MetricUnit.Milliseconds, value=load_ms)
     # The load ran during init, before any trace existed; record it with its real times.
-    subsegment = tracer.provider.begin_subsegment("## model_load")
+    provider: Any = tracer.provider  # the X-Ray recorder's interface
+    subsegment = provider.begin_subsegment("## model_load")
     if subsegment is not None:
         subsegment.start_time = _cold_start.load_started_s
         subsegment.put_annotation("model_version", _cold_start.model_version)
         subsegment.put_metadata("load_ms", round(load_ms, 1), "sleep_advisor")
-        tracer.provider.end_subsegment(end_time=_cold_start.load_ended_s)
+        provider.end_subsegment(end_time=_cold_start.load_ended_s)
 
 
 @contextmanager

@@ -127,8 +127,10 @@ class RequestSchema:
         object.__setattr__(self, "instance_model", instance_model)
         object.__setattr__(self, "request_model", request_model)
 
-    def parse(self, raw_body: bytes) -> list[list[float]]:
+    def parse(self, raw_body: bytes | str) -> list[list[float]]:
         """Feature rows in the metadata's column order, or RequestRejected."""
+        if isinstance(raw_body, str):
+            raw_body = raw_body.encode()
         if len(raw_body) > self.max_body_bytes:
             raise RequestRejected(
                 413, "PayloadTooLarge",
@@ -154,7 +156,8 @@ class RequestSchema:
                 f"{details[0]['field']}: {details[0]['message']}",
                 details[:MAX_REPORTED_ERRORS],
             ) from None
-        instances = request.instances if request.instances is not None else [request.features]
+        parsed: Any = request  # fields created from the metadata: unknown to the type checker
+        instances = parsed.instances if parsed.instances is not None else [parsed.features]
         names = [spec.name for spec in self.metadata.features]
         return [[float(getattr(instance, name)) for name in names] for instance in instances]
 

@@ -11,9 +11,9 @@ import aws_cdk as cdk
 # The stack reads the model's metadata and the service's limits from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sleep_advisor_infra.config import StageConfig  # noqa: E402
-from sleep_advisor_infra.nag import attach_rule_packs  # noqa: E402
-from sleep_advisor_infra.stack import SleepAdvisorStack  # noqa: E402
+from sleep_advisor_infra.config import StageConfig
+from sleep_advisor_infra.nag import attach_rule_packs
+from sleep_advisor_infra.stack import SleepAdvisorStack
 
 app = cdk.App()
 attach_rule_packs(app)

@@ -44,6 +44,18 @@ SHORT_NIGHT: dict[str, Any] = {
     "exercise_minutes": 30,
 }
 
+_FEATURE_NAMES = list(SHORT_NIGHT)
+# One night per advice class of the bundled model (each predicted with probability > 0.98).
+NIGHTS_BY_ADVICE: dict[str, dict[str, Any]] = {
+    advice: dict(zip(_FEATURE_NAMES, values, strict=True)) for advice, values in {
+        "extend_sleep_window": [5.5, 15, 1, 20, 15, 0, 30],
+        "cut_late_caffeine": [7.8, 50, 4, 20, 15, 400, 30],
+        "fix_schedule": [7.5, 15, 1, 150, 15, 0, 30],
+        "reduce_evening_screens": [7.6, 60, 1, 20, 150, 0, 30],
+        "keep_routine": [7.8, 12, 0, 15, 10, 0, 60],
+    }.items()
+}
+
 
 @pytest.fixture
 def night() -> dict[str, Any]:

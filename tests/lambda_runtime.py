@@ -94,7 +94,7 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: RuntimeApi
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

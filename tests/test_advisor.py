@@ -55,7 +55,7 @@ def test_truncated_artifact_refuses_to_load(model_copy: Path) -> None:
     artifact = model_copy / ARTIFACT_FILENAME
     artifact.write_bytes(artifact.read_bytes()[:1000])
 
-    with pytest.raises(ModelLoadError, match="sha256 .* does not match .* truncated"):
+    with pytest.raises(ModelLoadError, match=r"sha256 .* does not match .* truncated"):
         SleepAdvisor.load(model_copy)
 
 
@@ -72,7 +72,7 @@ def test_tampered_artifact_refuses_to_load(model_copy: Path) -> None:
 def test_other_scikit_learn_version_refuses_to_load(model_copy: Path) -> None:
     edit_metadata(model_copy, sklearn_version="0.24.2")
 
-    with pytest.raises(ModelLoadError, match="trained with scikit-learn 0.24.2 but"):
+    with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 0\.24\.2 but"):
         SleepAdvisor.load(model_copy)
 
 
@@ -88,7 +88,7 @@ def test_metadata_classes_must_match_the_estimator(model_copy: Path) -> None:
     metadata["classes"][0]["id"] = "renamed_class"
     (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
 
-    with pytest.raises(ModelLoadError, match="estimator classes .* do not match"):
+    with pytest.raises(ModelLoadError, match=r"estimator classes .* do not match"):
         SleepAdvisor.load(model_copy)
 
 
@@ -97,7 +97,7 @@ def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
     metadata["features"].pop()
     (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
 
-    with pytest.raises(ModelLoadError, match="estimator expects 7 features, the metadata describes 6"):
+    with pytest.raises(ModelLoadError, match=r"estimator expects 7 features, the metadata describes 6"):
         SleepAdvisor.load(model_copy)
 
 

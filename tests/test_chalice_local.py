@@ -11,10 +11,9 @@ import pytest
 
 from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
 from tests.conftest import REPO_ROOT
 from tests.emf import emf_blobs, emitted_metrics
-
-from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
 from tests.support import ChaliceLocal
 
 

@@ -11,7 +11,6 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.observability import label_with_model_version
-
 from tests.conftest import REPO_ROOT, import_app
 from tests.support import ChaliceLocal
 

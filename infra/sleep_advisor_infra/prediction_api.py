@@ -87,8 +87,9 @@ RETENTION = {
 class PredictionApi(Construct):
     """Chalice's API and function, switched to a container image and hardened.
 
-    Attributes: `function_name`, `rest_api_id`, `api_stage_name`, `url`, `function_log_group`,
-    `access_log_group`, `user_pool`.
+    Attributes: `function_name`, `rest_api_id`, `api_name`, `api_stage_name`, `url`,
+    `function_log_group`, `access_log_group`, `user_pool`, `metrics_namespace`,
+    `memory_size_mb`, `service_name`, `model_metadata` (of the model the image ships).
     """
 
     def __init__(
@@ -99,6 +100,15 @@ class PredictionApi(Construct):
         stack = Stack.of(self)
         self.user_pool = user_pool
         self.api_stage_name = API_STAGE_NAME
+        # Stages deployed side by side in one account must not mix their metrics.
+        self.api_name = f"sleep-advisor-{config.stage}"
+        self.metrics_namespace = f"SleepAdvisor/{config.stage}"
+        self.memory_size_mb = config.memory_size_mb
+        chalice_config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+        self.service_name: str = chalice_config["environment_variables"]["POWERTOOLS_SERVICE_NAME"]
+        self.model_metadata = ModelMetadata.model_validate_json(
+            (BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text(encoding="utf-8")
+        )
 
         self.function_log_group = logs.LogGroup(
             self, "FunctionLogs",
@@ -126,6 +136,8 @@ class PredictionApi(Construct):
                 "lambda_memory_size": config.memory_size_mb,
                 "lambda_timeout": config.timeout_seconds,
                 "xray": True,
+                # Merged over .chalice/config.json's variables.
+                "environment_variables": {"POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace},
                 # The role is created below with only what the function needs; Chalice's own
                 # would allow writing to every log group in the account.
                 "manage_iam_role": False,
@@ -230,14 +242,12 @@ class PredictionApi(Construct):
         })
         # The image pull is checked when the function is created: the policy must exist first.
         for part in (self.role, self.role.node.find_child("DefaultPolicy")):
-            function.add_resource_dependency(part.node.default_child)  # type: ignore[arg-type]
+            function.add_resource_dependency(part.node.default_child)
 
     def _harden_api(self, config: StageConfig, stack: Stack) -> None:
         rest_api = self.chalice.get_resource(REST_API_ID)
-        metadata = ModelMetadata.model_validate_json(
-            (BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text(encoding="utf-8")
-        )
         max_batch = Settings().max_batch_instances
+        rest_api.add_property_override("Name", self.api_name)
         rest_api.add_property_override("TracingEnabled", True)
         rest_api.add_property_override("MethodSettings", [{
             "ResourcePath": "/*",
@@ -255,12 +265,13 @@ class PredictionApi(Construct):
         })
         body = "DefinitionBody"
         rest_api.add_property_override(f"{body}.definitions.{REQUEST_MODEL}",
-                                       gateway_request_schema(metadata, max_batch))
+                                       gateway_request_schema(self.model_metadata, max_batch))
         rest_api.add_property_override(f"{body}.x-amazon-apigateway-request-validators", {
             "body": {"validateRequestBody": True, "validateRequestParameters": False},
         })
-        rest_api.add_property_override(f"{body}.paths./predict.post.x-amazon-apigateway-request-validator", "body")
-        rest_api.add_property_override(f"{body}.paths./predict.post.parameters", [{
+        predict = f"{body}.paths./predict.post"
+        rest_api.add_property_override(f"{predict}.x-amazon-apigateway-request-validator", "body")
+        rest_api.add_property_override(f"{predict}.parameters", [{
             "in": "body", "name": REQUEST_MODEL, "required": True,
             "schema": {"$ref": f"#/definitions/{REQUEST_MODEL}"},
         }])

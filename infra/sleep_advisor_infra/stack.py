@@ -7,7 +7,9 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.config import StageConfig
+from sleep_advisor_infra.monitoring import Monitoring
 from sleep_advisor_infra.prediction_api import PredictionApi
 from sleep_advisor_infra.users import AppUsers
 
@@ -18,10 +20,17 @@ class SleepAdvisorStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)
         api = PredictionApi(self, "PredictionApi", config=config, user_pool=users.user_pool)
-        self.api = api
+        alerting = Alerting(
+            self, "Alerting", stage=config.stage, slack_workspace_id=config.slack_workspace_id,
+            slack_channel_id=config.slack_channel_id, alarm_email=config.alarm_email,
+        )
+        monitoring = Monitoring(self, "Monitoring", api=api, topic=alerting.topic, stage=config.stage)
+        self.api, self.alerting, self.monitoring = api, alerting, monitoring
 
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API stage")
         CfnOutput(self, "FunctionName", value=api.function_name)
+        CfnOutput(self, "AlarmTopicArn", value=alerting.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "UserPoolId", value=users.user_pool.user_pool_id)
         if users.client_id is not None:
             CfnOutput(self, "UserPoolClientId", value=users.client_id,

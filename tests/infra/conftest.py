@@ -15,9 +15,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
-
 from sleep_advisor_infra.config import StageConfig
 from sleep_advisor_infra.stack import SleepAdvisorStack
+
 from tests.infra.template_checks import ACCOUNT, REGION
 
 INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"
@@ -48,20 +48,37 @@ def _offline_environment() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def cli_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
-    """`cdk synth` of the default stage by the pinned CLI, offline, as a developer runs it."""
-    assembly = tmp_path_factory.mktemp("cdk.out")
+def cli_synth(assembly: Path, **context: str) -> Synthesis:
+    """`cdk synth` by the pinned CLI, offline, as a developer runs it (rule packs included)."""
+    flags = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
     started = time.monotonic()
     result = subprocess.run(
         [str(INFRA_DIR / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "--no-notices",
-         "--output", str(assembly)],
+         "--output", str(assembly), *flags],
         cwd=INFRA_DIR, env=_offline_environment(), capture_output=True, text=True, timeout=600,
     )
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     template = json.loads((assembly / f"{STACK_NAME}.template.json").read_text())
     return Synthesis(template, assembly, seconds, result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="session")
+def cli_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The default stage: no Slack ids, no e-mail."""
+    return cli_synth(tmp_path_factory.mktemp("cdk.out"))
+
+
+SLACK_CONTEXT = {
+    "slack_workspace_id": "T0123ABCD", "slack_channel_id": "C0456EFGH",
+    "alarm_email": "oncall@example.com",
+}
+
+
+@pytest.fixture(scope="session")
+def alerting_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The stage with Slack and e-mail alerting configured."""
+    return cli_synth(tmp_path_factory.mktemp("cdk.out"), **SLACK_CONTEXT)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import cloudformation_include
 from samtranslator.translator.transform import transform
-
 from sleep_advisor_infra.nag import acknowledge, attach_rule_packs
 
 REGION = "eu-central-1"

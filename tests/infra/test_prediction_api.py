@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from sleep_advisor_infra.prediction_api import ACCESS_LOG_FORMAT, AUTHORIZER_NAME
 
 from chalicelib.config import BUNDLED_MODEL_DIR, Settings
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
 from chalicelib.schemas import gateway_request_schema
-from sleep_advisor_infra.prediction_api import ACCESS_LOG_FORMAT, AUTHORIZER_NAME
 from tests.infra.conftest import STACK_NAME, Synthesis
 
 
@@ -72,7 +72,9 @@ def test_function_settings(template: Template) -> None:
     assert "ReservedConcurrentExecutions" not in properties
     variables = properties["Environment"]["Variables"]
     assert variables["POWERTOOLS_SERVICE_NAME"] == "sleep-advisor"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SleepAdvisor"
+    # Per stage, so that stages in one account keep their metrics apart.
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SleepAdvisor/dev"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "sleep-advisor"
     assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
     assert variables["OMP_NUM_THREADS"] == "1"
 

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import Synthesis
-from tests.infra.template_checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
+from tests.infra.template_checks import (
+    cfn_lint_errors,
+    nag_violations,
+    sam_transform,
+    violations_in,
+)
 
 # Every acknowledged cdk-nag finding, where it applies after the SAM transform.
 EXPECTED_ACKNOWLEDGMENTS = {

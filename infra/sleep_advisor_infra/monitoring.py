@@ -1,0 +1,278 @@
+"""One dashboard and the alarms for a stage, from the metrics the function really writes.
+
+Custom metric names and dimensions come from chalicelib.observability, the module that writes
+them; memory and initialisation duration come from metric filters on the function's JSON
+`platform.report` log events (no Lambda Insights fee), which exist for container images too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from chalicelib import observability as emf
+from sleep_advisor_infra.prediction_api import PredictionApi
+
+# NFR-5: every prediction, cold start included, within 10 s.
+LATENCY_OBJECTIVE_MS = 10_000
+LATENCY_ALARM_MS = 8_000  # "approaching" the objective
+LOW_PROBABILITY = 0.45  # the original design's model-health threshold
+ERROR_RATE_PERCENT = 5
+API_5XX_RATE = 0.05
+SILENT_HOURS = 12  # the two daily peaks are about 12 h apart: a whole missed peak
+MAX_MEMORY_USED = "MaxMemoryUsed"
+INIT_DURATION = "InitDuration"
+FIVE_MINUTES = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    description: str
+
+
+class Monitoring(Construct):
+    """Attributes: `dashboard`, `alarms` (by short name), `metric_filters`."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, api: PredictionApi, topic: sns.ITopic,
+        stage: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._api = api
+        self._stage = stage
+        self.metric_filters = self._platform_report_filters()
+        self.alarms = self._alarms(topic)
+        self.dashboard = self._dashboard()
+
+    # Metrics -------------------------------------------------------------------------------
+
+    def lambda_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda", metric_name=name, statistic=statistic, period=FIVE_MINUTES,
+            dimensions_map={"FunctionName": self._api.function_name}, label=label,
+        )
+
+    def api_metric(self, name: str, statistic: str, label: str | None = None,
+                   period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/ApiGateway", metric_name=name, statistic=statistic, period=period,
+            dimensions_map={"ApiName": self._api.api_name, "Stage": self._api.api_stage_name},
+            label=label,
+        )
+
+    def service_metric(self, name: str, statistic: str, label: str | None = None,
+                       period: Duration = FIVE_MINUTES,
+                       dimensions: dict[str, str] | None = None) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self._api.metrics_namespace, metric_name=name, statistic=statistic,
+            period=period, label=label,
+            dimensions_map={
+                "service": self._api.service_name,
+                emf.MODEL_VERSION_DIMENSION: self._api.model_metadata.version,
+                **(dimensions or {}),
+            },
+        )
+
+    def platform_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self._api.metrics_namespace, metric_name=name, statistic=statistic,
+            period=FIVE_MINUTES, label=label,
+        )
+
+    def _platform_report_filters(self) -> dict[str, logs.MetricFilter]:
+        report = logs.FilterPattern.string_value("$.type", "=", "platform.report")
+        return {
+            MAX_MEMORY_USED: logs.MetricFilter(
+                self, "MaxMemoryUsedFilter",
+                log_group=self._api.function_log_group,
+                filter_pattern=report,
+                metric_namespace=self._api.metrics_namespace,
+                metric_name=MAX_MEMORY_USED,
+                metric_value="$.record.metrics.maxMemoryUsedMB",
+                unit=cloudwatch.Unit.MEGABYTES,
+            ),
+            INIT_DURATION: logs.MetricFilter(
+                self, "InitDurationFilter",
+                log_group=self._api.function_log_group,
+                # Only a cold start's report carries initDurationMs.
+                filter_pattern=logs.FilterPattern.all(
+                    report, logs.FilterPattern.number_value("$.record.metrics.initDurationMs", ">", 0)
+                ),
+                metric_namespace=self._api.metrics_namespace,
+                metric_name=INIT_DURATION,
+                metric_value="$.record.metrics.initDurationMs",
+                unit=cloudwatch.Unit.MILLISECONDS,
+            ),
+        }
+
+    # Alarms --------------------------------------------------------------------------------
+
+    def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        notify = actions.SnsAction(topic)
+        invocations = self.lambda_metric("Invocations", "Sum")
+        errors = self.lambda_metric("Errors", "Sum")
+        error_rate = cloudwatch.MathExpression(
+            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+            using_metrics={"invocations": invocations, "errors": errors},
+            label="Function error rate (%)", period=FIVE_MINUTES,
+        )
+        definitions: dict[str, tuple[cloudwatch.IMetric, dict[str, object], str]] = {
+            "function-errors": (error_rate, dict(
+                threshold=ERROR_RATE_PERCENT, evaluation_periods=3, datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ), f"At least {ERROR_RATE_PERCENT}% of invocations failed in Lambda (crash, timeout "
+               "or failed initialisation) in 2 of 3 five-minute periods. Check first: the "
+               "function's log group for 'Model failed to load' or ERROR lines, then the last "
+               "deploy (image, model artifact)."),
+            "latency-p99": (self.api_metric("Latency", "p99"), dict(
+                threshold=LATENCY_ALARM_MS, evaluation_periods=3, datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ), f"p99 API latency reached {LATENCY_ALARM_MS} ms, close to the "
+               f"{LATENCY_OBJECTIVE_MS} ms objective, in 2 of 3 five-minute periods. Check "
+               "first: the dashboard's init duration and cold starts (a burst of new "
+               "containers), then X-Ray traces filtered by annotation.model_version."),
+            "throttles": (self.lambda_metric("Throttles", "Sum"), dict(
+                threshold=1, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ), "Lambda throttled invocations: users got errors because concurrency ran out. "
+               "Check first: concurrent executions on the dashboard against the reserved "
+               "concurrency and the account's limit; raise them or the API throttling."),
+            "api-5xx": (self.api_metric("5XXError", "Average"), dict(
+                threshold=API_5XX_RATE, evaluation_periods=3, datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ), f"At least {API_5XX_RATE:.0%} of API requests answered 5xx in 2 of 3 five-minute "
+               "periods. Check first: the function's ERROR log lines (unhandled exceptions "
+               "answer a generic 500), then Lambda errors and throttles."),
+            "low-probability": (self.service_metric(
+                emf.PREDICTION_PROBABILITY, "Average", period=Duration.minutes(15)), dict(
+                threshold=LOW_PROBABILITY, evaluation_periods=2,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                # No predictions is not a model problem; the silence alarm covers it.
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ), f"The model's average confidence fell below {LOW_PROBABILITY} for 30 minutes: "
+               "it is unsure about what users send, a sign of drift or of a client sending "
+               "other units. Check first: 'Predictions per advice class' for a shifted mix, "
+               "then rejected requests and the app release notes."),
+            "no-traffic": (self.api_metric("Count", "Sum", period=Duration.hours(1)), dict(
+                threshold=1, evaluation_periods=SILENT_HOURS, datapoints_to_alarm=SILENT_HOURS,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                # API Gateway publishes no Count datapoint for an hour without requests:
+                # missing data is exactly the silence this alarm is for.
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            ), f"No API request for {SILENT_HOURS} hours, a whole morning or evening peak. "
+               "Check first: /health from outside, the app's API URL and Cognito sign-in, "
+               "then API Gateway's access log for 4xx from every client."),
+        }
+        alarms = {}
+        for short_name, (metric, settings, description) in definitions.items():
+            alarm = cloudwatch.Alarm(
+                self, f"Alarm-{short_name}",
+                alarm_name=f"sleep-advisor-{self._stage}-{short_name}",
+                alarm_description=description,
+                metric=metric,
+                **settings,  # type: ignore[arg-type]
+            )
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
+            alarms[short_name] = alarm
+        return alarms
+
+    # Dashboard -----------------------------------------------------------------------------
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        objective = cloudwatch.HorizontalAnnotation(
+            value=LATENCY_OBJECTIVE_MS, label="10 s objective (NFR-5)",
+            color=cloudwatch.Color.RED,
+        )
+        memory_limit = cloudwatch.HorizontalAnnotation(
+            value=self._api.memory_size_mb, label=f"{self._api.memory_size_mb} MB configured",
+        )
+        advice = [
+            self.service_metric(emf.ADVICE_GIVEN, "Sum", label=c.id,
+                                dimensions={emf.ADVICE_DIMENSION: c.id})
+            for c in self._api.model_metadata.classes
+        ]
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"sleep-advisor-{self._stage}",
+            default_interval=Duration.days(1),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations and errors", width=8,
+                left=[self.lambda_metric("Invocations", "Sum", "Invocations"),
+                      self.lambda_metric("Errors", "Sum", "Errors")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Model prediction probability", width=8,
+                left=[self.service_metric(emf.PREDICTION_PROBABILITY, "Average", "Average"),
+                      self.service_metric(emf.PREDICTION_PROBABILITY, "p10", "p10")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(
+                    value=LOW_PROBABILITY, label="alarm below", color=cloudwatch.Color.ORANGE)],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+            ),
+            cloudwatch.GraphWidget(
+                title="Maximum memory used (MB)", width=8,
+                left=[self.platform_metric(MAX_MEMORY_USED, "Maximum", "Max memory used (MB)")],
+                left_annotations=[memory_limit],
+                left_y_axis=cloudwatch.YAxisProps(min=0, label="MB", show_units=False),
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Initialisation (cold-start) duration (ms)", width=8,
+                left=[self.platform_metric(INIT_DURATION, "Maximum", "Init duration, max"),
+                      self.platform_metric(INIT_DURATION, "Average", "Init duration, avg"),
+                      self.service_metric(emf.MODEL_LOAD_TIME, "Average", "Model load, avg")],
+                left_annotations=[objective],
+            ),
+            cloudwatch.GraphWidget(
+                title="Function duration p50 / p90 / p99 (ms)", width=8,
+                left=[self.lambda_metric("Duration", p, p) for p in ("p50", "p90", "p99")],
+                left_annotations=[objective],
+            ),
+            cloudwatch.GraphWidget(
+                title="API requests, 4xx, 5xx", width=8,
+                left=[self.api_metric("Count", "Sum", "Requests"),
+                      self.api_metric("4XXError", "Sum", "4xx"),
+                      self.api_metric("5XXError", "Sum", "5xx")],
+                right=[self.service_metric(emf.REJECTED_REQUESTS, "Sum", "Rejected by the function")],
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API latency (ms)", width=8,
+                left=[self.api_metric("Latency", p, f"Latency {p}") for p in ("p50", "p90", "p99")]
+                + [self.api_metric("IntegrationLatency", "p99", "Integration p99")],
+                left_annotations=[objective],
+            ),
+            cloudwatch.GraphWidget(
+                title="Throttles and concurrent executions", width=8,
+                left=[self.lambda_metric("Throttles", "Sum", "Throttles")],
+                right=[self.lambda_metric("ConcurrentExecutions", "Maximum", "Concurrent executions")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Cold starts and inference latency", width=8,
+                left=[self.service_metric(emf.COLD_START, "Sum", "Cold starts")],
+                right=[self.service_metric(emf.INFERENCE_LATENCY, "p99", "Inference p99 (ms)")],
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Predictions per advice class", width=16, stacked=True, left=advice,
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", width=8, alarms=list(self.alarms.values()),
+            ),
+        )
+        return dashboard
