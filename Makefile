@@ -38,7 +38,7 @@ train: $(INSTALLED)
 
 ## Run the benchmarks; their figures are written to docs/benchmarks/.
 bench: $(INSTALLED)
-	$(BIN)/python -m benchmarks.observability_overhead
+	$(BIN)/python -m benchmarks.run
 
 ## Synthesize the stack into infra/cdk.out (no AWS account needed; set AWS_REGION).
 synth: $(INSTALLED) $(CDK_INSTALLED)

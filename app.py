@@ -11,7 +11,7 @@ from chalice.app import Chalice, ConvertToMiddleware, Request, Response
 from chalicelib import observability
 from chalicelib.advisor import SleepAdvisor
 from chalicelib.config import get_settings
-from chalicelib.observability import logger, tracer
+from chalicelib.observability import logger
 from chalicelib.schemas import RequestRejected, RequestSchema
 
 # Chalice logs unhandled exceptions to logging.getLogger(app_name): with its own handler off,
@@ -48,16 +48,10 @@ def correlate_and_publish(event: Request, get_response: Callable[[Request], Resp
         observability.publish_metrics()
 
 
-def api_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
-    # A named function, so that the handler's X-Ray subsegment is "## api_handler".
-    return tracer.capture_lambda_handler(handler, capture_response=False)
-
-
-# Outermost first: the Lambda context and correlation id reach every log line; the model-load
-# subsegment sits beside the handler's, not inside it; metrics are written after the trace.
+# Outermost first: the Lambda context and correlation id reach every log line, including
+# those of the cold-start report and of a failed metrics flush.
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
 app.register_middleware(correlate_and_publish, "http")
-app.register_middleware(ConvertToMiddleware(api_handler), "http")
 
 
 @app.route("/predict", methods=["POST"], content_types=["application/json"])

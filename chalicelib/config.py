@@ -19,8 +19,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_dir: Path = BUNDLED_MODEL_DIR
-    # 100 nights covers a quarter of history in one call while bounding one request's work.
-    max_batch_instances: int = Field(default=100, ge=1, le=1000)
+    # 100 nights covers a quarter of history in one call while bounding one request's work;
+    # it is also the most values one EMF document may carry for a metric.
+    max_batch_instances: int = Field(default=100, ge=1, le=100)
     # A full batch of 100 instances is about 25 KiB of JSON; 64 KiB leaves room for spacing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
     # Sleep features are health data: they reach the logs only when this is set, and then

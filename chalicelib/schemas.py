@@ -35,44 +35,6 @@ class RequestRejected(Exception):
         return body
 
 
-class ErrorDetail(BaseModel):
-    field: str = Field(description="Path of the offending field, e.g. instances[2].night_awakenings")
-    message: str
-    type: str = Field(description="Machine-readable error type (pydantic's error type)")
-
-
-class ErrorResponse(BaseModel):
-    """The JSON body of every 4xx and 5xx answer; `Code`/`Message` as in Chalice's own errors."""
-
-    Code: str
-    Message: str
-    Errors: list[ErrorDetail] | None = None
-
-
-class ModelRef(BaseModel):
-    name: str
-    version: str
-
-
-class PredictionOut(BaseModel):
-    advice_id: str
-    advice: str
-    probability: float = Field(ge=0, le=1, description="Probability of the advised class")
-    probabilities: dict[str, float] = Field(description="Probability of every class, by id")
-
-
-class PredictionResponse(BaseModel):
-    request_id: str
-    model: ModelRef
-    predictions: list[PredictionOut] = Field(description="One per instance, in request order")
-
-
-class HealthResponse(BaseModel):
-    status: str
-    model_loaded: bool
-    model: ModelRef
-
-
 def _feature_field(spec: FeatureSpec) -> Any:
     # strict: a boolean or a numeric string is not a number; a float is not a count.
     python_type = int if spec.type == "integer" else float

@@ -82,6 +82,6 @@ def test_chalice_local_prints_the_same_log_lines_and_emf(
     [prediction] = [x for x in lines if x.get("correlation_id") == request_id]
     assert prediction["message"] == "prediction" and prediction["advice"] == "extend_sleep_window"
     metrics = emitted_metrics(emf_blobs(chalice_local.output()))
-    assert {"Predictions", "PredictionProbability", "AdviceGiven", "InferenceLatency"} <= {
+    assert {"PredictionProbability", "AdviceGiven", "InferenceLatency"} <= {
         m.name for m in metrics
     }

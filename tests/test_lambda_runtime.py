@@ -75,16 +75,16 @@ def test_traces_have_load_handler_and_inference_subsegments(
     cold_trace = by_trace[trace_root(cold.trace_id)]
     warm_trace = by_trace[trace_root(warm.trace_id)]
 
-    assert set(cold_trace) == {"## model_load", "## api_handler", "## inference"}
-    assert set(warm_trace) == {"## api_handler", "## inference"}
-    handler, inference = cold_trace["## api_handler"], cold_trace["## inference"]
-    assert handler["annotations"] == {"ColdStart": True, "Service": "sleep-advisor"}
-    assert warm_trace["## api_handler"]["annotations"]["ColdStart"] is False
-    assert inference["parent_id"] == handler["id"]
-    assert inference["annotations"] == {"model_version": "1.0.0", "advice": "extend_sleep_window"}
-    load = cold_trace["## model_load"]
+    assert set(cold_trace) == {"## model_load", "## inference"}
+    assert set(warm_trace) == {"## inference"}
+    inference, load = cold_trace["## inference"], cold_trace["## model_load"]
+    assert inference["annotations"] == {
+        "model_version": "1.0.0", "advice": "extend_sleep_window", "cold_start": True}
+    assert warm_trace["## inference"]["annotations"]["cold_start"] is False
+    # Both hang under the segment Lambda opens for the invocation (its Parent in the header).
+    assert inference["parent_id"] == load["parent_id"] == cold.trace_id.split("Parent=")[1][:16]
     assert load["annotations"] == {"model_version": "1.0.0"}
-    assert load["end_time"] <= handler["start_time"]
+    assert load["end_time"] <= inference["start_time"]
     # Responses are not captured: they would copy every answer into X-Ray.
     assert all("metadata" not in d or "sleep_advisor" in d["metadata"] for d in documents)
 
@@ -115,7 +115,7 @@ def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayo
     assert [m.values for m in cold_starts] == [(1.0,)]
     assert len(load_times) == 1 and load_times[0].unit == "Milliseconds"
     assert 0 < load_times[0].values[0] < 10_000
-    assert len([m for m in metrics if m.name == "Predictions"]) == 2
+    assert len([m for m in metrics if m.name == "PredictionProbability"]) == 2
 
 
 def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:

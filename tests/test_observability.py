@@ -88,7 +88,6 @@ def test_known_batch_emits_valid_emf_with_expected_names_units_and_values(
     shared = frozenset({("service", "sleep-advisor"), ("ModelVersion", "1.0.0")})
     by_name = {m.name: m for m in metrics if m.dimensions == shared}
     assert all(m.namespace == "SleepAdvisor" for m in metrics)
-    assert by_name["Predictions"].unit == "Count" and by_name["Predictions"].values == (3.0,)
     assert by_name["PredictionProbability"].unit == "None"
     assert list(by_name["PredictionProbability"].values) == probabilities
     latency = by_name["InferenceLatency"]
@@ -241,9 +240,9 @@ def test_metrics_failure_never_fails_a_prediction(
     assert failures and all(f["observability_step"] == "publish_metrics" or
                             f["observability_step"] == "record_prediction" for f in failures)
     # Nothing from the failed invocation is carried into the next one's metrics.
-    predictions = [m for m in emitted_metrics(emf_blobs(service_output.text()))
-                   if m.name == "Predictions"]
-    assert [m.values for m in predictions] == [(1.0,)]
+    probabilities = [m for m in emitted_metrics(emf_blobs(service_output.text()))
+                     if m.name == "PredictionProbability"]
+    assert [len(m.values) for m in probabilities] == [1]
 
 
 def test_health_writes_no_metrics(client: Client, service_output: ServiceOutput) -> None:

@@ -1,0 +1,139 @@
+"""Warm-path latency: the real handler against the bare model call and the original design.
+
+Variants, one night and a batch of 100, timed in alternating blocks so that drift in machine
+speed hits all alike:
+- `predict_proba`: the estimator alone on the same rows (the floor);
+- `handler`: `app.app` with an API Gateway proxy event, as shipped: validation, Powertools
+  logging, EMF metrics, X-Ray tracing enabled as in Lambda (segments go over UDP to loopback);
+- `handler, no observability`: the same without the Powertools middleware and recording;
+- `original design`: the handler without observability plus what the original did on every
+  request, a synchronous CloudWatch PutMetricData call, here against a moto server on loopback
+  (which flatters it: no TLS, no network, no AWS).
+
+Prints a JSON document; `python -m benchmarks.run` turns it into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from benchmarks.common import FakeLambdaContext, chalice_environment, summary, time_calls
+
+CALLS = 2000
+BLOCK = 100
+TRACE_HEADER = "Root=1-6b072495-825dc369cc4045d989f564cf;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def main() -> None:
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    os.environ.update(chalice_environment())
+    os.environ.update({
+        "LAMBDA_TASK_ROOT": os.getcwd(),  # the tracer only switches itself on inside Lambda
+        "AWS_LAMBDA_FUNCTION_NAME": FakeLambdaContext.function_name,
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "_X_AMZN_TRACE_ID": TRACE_HEADER,
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "benchmark",
+        "AWS_SECRET_ACCESS_KEY": "benchmark",
+    })
+    import boto3
+    import numpy as np
+    from moto.server import ThreadedMotoServer
+
+    import app as service
+    from chalicelib import observability
+    from tests.conftest import NIGHTS_BY_ADVICE, SHORT_NIGHT
+    from tests.lambda_runtime import api_gateway_event
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=f"http://{host}:{port}")
+
+    context = FakeLambdaContext()
+    shipped_middleware = list(service.app.middleware_handlers)
+    shipped_recording = {name: getattr(observability, name) for name in (
+        "record_prediction", "record_rejection", "report_cold_start", "publish_metrics",
+        "traced_inference")}
+
+    @contextlib.contextmanager
+    def untraced(model_version: str) -> Iterator[dict[str, Any]]:
+        yield {}
+
+    def no_op(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    def put_metric_data(advice: Any, inference_ms: float, latency_ms: float) -> None:
+        cloudwatch.put_metric_data(Namespace="SleepAdvisorOriginal", MetricData=[
+            {"MetricName": "PredictionProbability", "Value": a.probability, "Unit": "None"}
+            for a in advice])
+
+    recordings: dict[str, dict[str, Any]] = {
+        "handler": shipped_recording,
+        "handler, no observability": {
+            "record_prediction": no_op, "record_rejection": no_op, "report_cold_start": no_op,
+            "publish_metrics": no_op, "traced_inference": untraced},
+        "original design (PutMetricData)": {
+            "record_prediction": put_metric_data, "record_rejection": no_op,
+            "report_cold_start": no_op, "publish_metrics": no_op, "traced_inference": untraced},
+    }
+
+    def use(variant: str) -> None:
+        service.app.middleware_handlers[:] = shipped_middleware if variant == "handler" else []
+        for name, function in recordings[variant].items():
+            setattr(observability, name, function)
+
+    batch = [list(NIGHTS_BY_ADVICE.values())[i % 5] for i in range(100)]
+    feature_names = list(SHORT_NIGHT)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    sink = io.StringIO()
+    for size, document in (("1 night", {"features": SHORT_NIGHT}), ("100 nights", {"instances": batch})):
+        event = api_gateway_event("POST", "/predict", json.dumps(document),
+                                  {"Content-Type": "application/json"})
+        rows = np.asarray([[night[n] for n in feature_names]
+                           for night in (batch if size == "100 nights" else [SHORT_NIGHT])],
+                          dtype=np.float64)
+        estimator = service.advisor._estimator
+
+        def bare(rows: Any = rows, estimator: Any = estimator) -> Any:
+            return estimator.predict_proba(rows)
+
+        def handler(event: dict[str, Any] = event) -> Any:
+            response = service.app(event, context)
+            assert response["statusCode"] == 200, response
+            return response
+
+        variants: dict[str, Callable[[], Any]] = {"predict_proba": bare}
+        timings: dict[str, list[float]] = {"predict_proba": []}
+        for variant in recordings:
+            variants[variant] = handler
+            timings[variant] = []
+        with contextlib.redirect_stdout(sink):
+            observability.logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
+            for variant, call in variants.items():  # warm every path
+                use(variant if variant != "predict_proba" else "handler")
+                time_calls(call, 100)
+            for _ in range(CALLS // BLOCK):
+                for variant, call in variants.items():
+                    use(variant if variant != "predict_proba" else "handler")
+                    timings[variant] += time_calls(call, BLOCK)
+                    sink.seek(0)
+                    sink.truncate()
+            observability.logger.registered_handler.setStream(sys.stdout)  # type: ignore[attr-defined]
+        results[size] = {variant: summary(values) for variant, values in timings.items()}
+    use("handler")
+    moto.stop()
+    daemon.close()
+    print(json.dumps({"calls": CALLS, "block": BLOCK, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
