@@ -16,3 +16,7 @@ pip_install() {
 
 pip_install -r "$requirements/runtime.txt"
 pip_install --no-deps -r "$requirements/runtime-no-deps.txt"
+
+# Test suites shipped inside numpy, scipy and scikit-learn are over a third of the installed
+# size and never run in Lambda; the test suite proves the service works without them.
+find "$target" -depth -type d -name tests -exec rm -rf {} +

@@ -14,7 +14,7 @@ from sleep_advisor_infra.prediction_api import ACCESS_LOG_FORMAT, AUTHORIZER_NAM
 from chalicelib.config import BUNDLED_MODEL_DIR, Settings
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
 from chalicelib.schemas import gateway_request_schema
-from tests.infra.conftest import STACK_NAME, Synthesis
+from tests.infra.conftest import DEFAULT_CONTEXT, STACK_NAME, Synthesis
 
 
 def resource(template: Template, logical_id: str) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def test_function_settings(template: Template) -> None:
     function = resource(template, "APIHandler")
     properties = function["Properties"]
 
-    assert properties["MemorySize"] == 1024
+    assert properties["MemorySize"] == DEFAULT_CONTEXT["memory_size_mb"]
     assert properties["Timeout"] == 10 < 29  # API Gateway gives up after 29 s
     assert properties["Tracing"] == "Active"
     assert properties["Architectures"] == ["x86_64"]

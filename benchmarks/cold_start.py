@@ -1,0 +1,117 @@
+"""Cold start and footprint of the image's task root, without Docker.
+
+The task root is built as the Dockerfile builds it (tests/container_image.py: the same
+dependency script, wheels for the Lambda platform, the same COPY list). Each run is a fresh
+interpreter with no site-packages (`-S`), importing the handler module and answering one API
+Gateway event, as Lambda's init plus first invocation do. Prints a JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import REPO_ROOT, chalice_environment
+
+RUNS = 7
+# One invocation in a fresh process: timings and peak RSS go to stderr as JSON.
+DRIVER = r"""
+import json, resource, sys, time
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
+event = json.loads(sys.argv[1])
+class Context:
+    function_name = "cold-start"; function_version = "$LATEST"; memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:000000000000:function:cold-start"
+    aws_request_id = "cold-start-1"
+    def get_remaining_time_in_millis(self): return 10000
+response = app.app(event, Context())
+answered = time.perf_counter()
+assert response["statusCode"] == 200, response
+usage = resource.getrusage(resource.RUSAGE_SELF)
+sys.stderr.write(json.dumps({"import_s": imported - started, "first_request_s": answered - imported,
+                             "peak_rss_mb": usage.ru_maxrss / 1024}) + "\n")
+"""
+
+
+def directory_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def main() -> None:
+    from tests.conftest import SHORT_NIGHT
+    from tests.container_image import build_image_layout
+    from tests.lambda_runtime import api_gateway_event
+
+    with tempfile.TemporaryDirectory() as workdir:
+        layout = build_image_layout(Path(workdir))
+        task = layout.task_root
+        own = {"app.py", "chalicelib", "model"}
+        dependencies_mb = sum(
+            directory_mb(p) if p.is_dir() else p.stat().st_size / 1e6
+            for p in task.iterdir() if p.name not in own
+        )
+        biggest = sorted(
+            ((p.name, directory_mb(p)) for p in task.iterdir() if p.is_dir() and p.name not in own),
+            key=lambda item: -item[1],
+        )[:6]
+        event = api_gateway_event("POST", "/predict", json.dumps({"features": SHORT_NIGHT}),
+                                  {"Content-Type": "application/json"})
+        # Lambda's environment, so that the tracer switches on (its import counts too).
+        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(task), "LAMBDA_TASK_ROOT": str(task),
+               "AWS_DEFAULT_REGION": "eu-central-1", "AWS_LAMBDA_FUNCTION_NAME": "cold-start",
+               "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+               **layout.environment, **chalice_environment()}
+        runs = []
+        for _ in range(RUNS):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            result = subprocess.run(
+                [layout.python, "-S", "-c", DRIVER, json.dumps(event)], cwd=task, env=env,
+                capture_output=True, text=True, check=True, timeout=120,
+            )
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            runs.append({"wall_s": wall, "cpu_s": cpu,
+                         **json.loads(result.stderr.strip().splitlines()[-1])})
+        importtime = subprocess.run(
+            [layout.python, "-S", "-X", "importtime", "-c", "import app"], cwd=task, env=env,
+            capture_output=True, text=True, check=True, timeout=120,
+        ).stderr
+    print(json.dumps({
+        "runs": runs,
+        "median": {key: statistics.median(run[key] for run in runs) for key in runs[0]},
+        "dependencies_mb": dependencies_mb,
+        "largest_packages_mb": biggest,
+        "import_groups_ms": import_groups(importtime),
+    }))
+
+
+def import_groups(importtime: str) -> list[tuple[str, float]]:
+    """Self time of imports summed by top-level package, largest first."""
+    totals: dict[str, float] = {}
+    for line in importtime.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[0].strip().startswith("import time:"):
+            continue
+        try:
+            self_us = int(parts[0].split(":")[1])
+        except ValueError:
+            continue
+        package = parts[2].strip().split(".")[0]
+        totals[package] = totals.get(package, 0.0) + self_us / 1000
+    return sorted(totals.items(), key=lambda item: -item[1])[:10]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO_ROOT))
+    main()
