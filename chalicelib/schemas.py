@@ -10,7 +10,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from chalicelib.metadata import FeatureSpec, ModelMetadata
 
@@ -35,9 +43,18 @@ class RequestRejected(Exception):
         return body
 
 
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 24.0 as an integer, and some client languages write counts that way;
+    # a fraction stays a float and is rejected below.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _feature_field(spec: FeatureSpec) -> Any:
-    # strict: a boolean or a numeric string is not a number; a float is not a count.
+    # strict: a boolean or a numeric string is not a number; a fraction is not a count.
     python_type = int if spec.type == "integer" else float
+    checks = [BeforeValidator(_whole_number)] if spec.type == "integer" else []
     return Annotated[
         python_type,
         Field(
@@ -47,6 +64,7 @@ def _feature_field(spec: FeatureSpec) -> Any:
             allow_inf_nan=False,
             description=f"{spec.description} Unit: {spec.unit}.",
         ),
+        *checks,
     ]
 
 
@@ -55,8 +73,9 @@ class _PredictionRequestBase(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one_form(self) -> _PredictionRequestBase:
-        given = [name for name in ("features", "instances") if getattr(self, name) is not None]
-        if len(given) != 1:
+        # Keys sent, not values: an explicit null is not a way to leave one out.
+        given = self.model_fields_set & {"features", "instances"}
+        if len(given) != 1 or getattr(self, given.pop()) is None:
             raise ValueError("give exactly one of 'features' (one night) or 'instances' (a batch)")
         return self
 

@@ -58,6 +58,11 @@ def test_integer_values_are_accepted_for_number_features(client: Client, night: 
     assert post_predict(client, {"features": night}).status_code == 200
 
 
+def test_whole_float_is_accepted_for_a_count(client: Client, night: dict[str, Any]) -> None:
+    night["night_awakenings"] = 2.0
+    assert post_predict(client, {"features": night}).status_code == 200
+
+
 def test_content_type_with_charset_is_accepted(client: Client, night: dict[str, Any]) -> None:
     response = client.http.post(
         "/predict",
