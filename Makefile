@@ -10,7 +10,7 @@ CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=tru
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 node_modules/.bin/cdk
 CONTEXT ?=
 
-.PHONY: install run test train bench synth bootstrap deploy destroy
+.PHONY: install run test train bench lock synth bootstrap deploy destroy
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dev.txt
@@ -39,6 +39,10 @@ train: $(INSTALLED)
 ## Run the benchmarks; their figures are written to docs/benchmarks/.
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.run
+
+## Rewrite the image's hashed lock files after changing a pin in requirements/runtime*.txt.
+lock: $(INSTALLED)
+	$(BIN)/python requirements/lock.py
 
 ## Synthesize the stack into infra/cdk.out (no AWS account needed; set AWS_REGION).
 synth: $(INSTALLED) $(CDK_INSTALLED)

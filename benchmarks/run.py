@@ -58,6 +58,7 @@ def main() -> None:
         "peak_rss_mb": median["peak_rss_mb"],
         "dependencies_mb": cold["dependencies_mb"],
     }
+    load = load_section()
     memory, ladder = choose_memory(measured, median["peak_rss_mb"])
     measured["recommended_memory_mb"] = memory
     (REPO_ROOT / "docs" / "benchmarks.json").write_text(json.dumps(measured, indent=2) + "\n")
@@ -65,8 +66,28 @@ def main() -> None:
                           cwd=REPO_ROOT, capture_output=True, text=True, check=True,
                           timeout=600).stdout
     (REPO_ROOT / "docs" / "benchmarks.md").write_text(
-        render(warm, cold, measured, ladder, memory, cost), encoding="utf-8")
+        render(warm, cold, measured, ladder, memory, cost) + load, encoding="utf-8")
     print((REPO_ROOT / "docs" / "benchmarks.md").read_text())
+
+
+def load_section() -> str:
+    """8 clients, 4,000 requests against chalice local on loopback (single-threaded server)."""
+    from benchmarks.load import run_load
+    from tests.conftest import SHORT_NIGHT
+    from tests.support import ChaliceLocal
+
+    with ChaliceLocal.start(REPO_ROOT) as server:
+        result = run_load(server.port, SHORT_NIGHT, clients=8, total=4000)
+    latency = result.latency()
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result.by_status.items()))
+    return f"""
+## 5. Load against chalice local
+8 concurrent clients, {result.sent} requests in {result.seconds:.1f} s (7 single nights, 2 week
+batches and 1 invalid body in every 10): **{result.answered} answered** ({statuses}),
+{len(result.unexpected)} unexpected. Latency p50 {latency['p50']:.1f} ms, p90 {latency['p90']:.1f} ms,
+p99 {latency['p99']:.1f} ms, mostly queueing: `chalice local` serves one request at a time.
+For a deployed stage, see `benchmarks/locustfile.py` (billed traffic; read its warning).
+"""
 
 
 def render(warm: dict[str, Any], cold: dict[str, Any], measured: dict[str, Any],

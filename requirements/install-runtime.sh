@@ -14,8 +14,9 @@ pip_install() {
         --platform manylinux2014_x86_64 "$@"
 }
 
-pip_install -r "$requirements/runtime.txt"
-pip_install --no-deps -r "$requirements/runtime-no-deps.txt"
+# The lock files pin every wheel by sha256 (requirements/lock.py writes them).
+pip_install --require-hashes -r "$requirements/runtime.lock"
+pip_install --require-hashes --no-deps -r "$requirements/runtime-no-deps.lock"
 
 # Test suites shipped inside numpy, scipy and scikit-learn are over a third of the installed
 # size and never run in Lambda; the test suite proves the service works without them.

@@ -130,17 +130,46 @@ def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> 
     }
 
 
-def test_tampered_model_fails_initialisation(image_layout: ImageLayout, tmp_path: Path) -> None:
+def _break_artifact(model_dir: Path, fault: str) -> None:
+    artifact = model_dir / ARTIFACT_FILENAME
+    metadata = model_dir / METADATA_FILENAME
+    if fault == "missing":
+        artifact.unlink()
+    elif fault == "truncated":
+        artifact.write_bytes(artifact.read_bytes()[:4096])
+    elif fault == "tampered":
+        content = bytearray(artifact.read_bytes())
+        content[100] ^= 0x01
+        artifact.write_bytes(bytes(content))
+    elif fault == "other-scikit-learn":
+        document = json.loads(metadata.read_text())
+        document["sklearn_version"] = "1.5.2"
+        metadata.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(("fault", "problem"), [
+    ("missing", "model artifact is missing"),
+    ("truncated", "sha256"),
+    ("tampered", "sha256"),
+    ("other-scikit-learn", "trained with scikit-learn 1.5.2"),
+])
+def test_broken_model_fails_initialisation_and_never_answers(
+    image_layout: ImageLayout, tmp_path: Path, fault: str, problem: str
+) -> None:
     for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
         shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
-    (tmp_path / ARTIFACT_FILENAME).write_bytes(b"tampered")
+    _break_artifact(tmp_path, fault)
     env = {**CHALICE_ENVIRONMENT, "SLEEP_ADVISOR_MODEL_DIR": str(tmp_path)}
 
     with LambdaFunction.start(image_layout, env) as function:
-        function.api.init_failed.wait(60)
+        assert function.api.init_failed.wait(60)
+        with pytest.raises(RuntimeError, match="init failed"):
+            function.invoke(api_gateway_event("GET", "/health"), timeout_seconds=10)
         output = function.output()
 
-    assert function.api.init_error["errorType"] == "ModelLoadError"
-    assert f"{tmp_path / ARTIFACT_FILENAME}: sha256" in function.api.init_error["errorMessage"]
+    error = function.api.init_error
+    assert error["errorType"] == "ModelLoadError"
+    assert str(tmp_path / ARTIFACT_FILENAME) in error["errorMessage"]
+    assert problem in error["errorMessage"]
     [line] = [json.loads(x) for x in output.splitlines() if "Model failed to load" in x]
     assert line["level"] == "ERROR" and "ModelLoadError" in line["exception"]

@@ -201,23 +201,35 @@ def test_unhandled_error_is_a_generic_500_and_a_logged_traceback(
     assert error["correlation_id"]
 
 
-class _FullStdout(io.StringIO):
-    """A stdout that refuses EMF documents as a full disk or closed pipe would."""
+class _BrokenStdout(io.StringIO):
+    """A stdout that refuses EMF documents, as a full disk or a closed stream would."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
 
     def write(self, text: str) -> int:
         if '"_aws"' in text:
-            raise OSError(28, "No space left on device")
+            raise self.error
         return super().write(text)
 
 
+STDOUT_FAULTS = {
+    "full": OSError(28, "No space left on device"),
+    "closed": ValueError("I/O operation on closed file."),
+    "broken-pipe": BrokenPipeError(32, "Broken pipe"),
+}
+
+
+@pytest.mark.parametrize("fault", STDOUT_FAULTS)
 @pytest.mark.parametrize("document", [
     {"instances": [{"sleep_duration_hours": 5.5}]},
     {"instances": "night"},
 ])
 def test_metrics_failure_never_fails_a_rejected_request(
-    client: Client, document: Any
+    client: Client, document: Any, fault: str
 ) -> None:
-    stream = _FullStdout()
+    stream = _BrokenStdout(STDOUT_FAULTS[fault])
     with capture(stream):
         response = predict(client, document)
 
@@ -225,10 +237,11 @@ def test_metrics_failure_never_fails_a_rejected_request(
     assert "Observability step failed" in stream.getvalue()
 
 
+@pytest.mark.parametrize("fault", STDOUT_FAULTS)
 def test_metrics_failure_never_fails_a_prediction(
-    client: Client, night: dict[str, Any], service_output: ServiceOutput
+    client: Client, night: dict[str, Any], service_output: ServiceOutput, fault: str
 ) -> None:
-    stream = _FullStdout()
+    stream = _BrokenStdout(STDOUT_FAULTS[fault])
     with capture(stream):
         failed = predict(client, {"instances": [night] * 100})
     with service_output.capturing():

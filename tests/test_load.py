@@ -1,0 +1,17 @@
+"""A bounded load against `chalice local` on loopback: every request sent is answered."""
+
+from __future__ import annotations
+
+from benchmarks.load import run_load
+from tests.conftest import SHORT_NIGHT
+from tests.support import ChaliceLocal
+
+
+def test_every_request_is_answered_as_expected(chalice_local: ChaliceLocal) -> None:
+    result = run_load(chalice_local.port, SHORT_NIGHT, clients=8, total=4000)
+
+    print(f"\nload: sent {result.sent}, answered {result.answered}, {dict(result.by_status)}, "
+          f"{result.seconds:.1f} s, latency ms {result.latency()}")
+    assert result.sent == result.answered == 4000
+    assert result.unexpected == []
+    assert result.by_status == {200: 3600, 400: 400}
