@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.support import stop
+
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:eu-central-1:000000000000:function:sleep-advisor-test"
 
@@ -198,12 +200,7 @@ class LambdaFunction:
         try:
             yield function
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
             api.shutdown()
             api.server_close()
 

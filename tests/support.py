@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import Any
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to end; kill it if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -62,12 +72,7 @@ class ChaliceLocal:
             server._wait_until_serving(startup_seconds)
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
     def _wait_until_serving(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
