@@ -49,7 +49,11 @@ def _offline_environment() -> dict[str, str]:
 
 
 def cli_synth(assembly: Path, **context: str) -> Synthesis:
-    """`cdk synth` by the pinned CLI, offline, as a developer runs it (rule packs included)."""
+    """`cdk synth` by the pinned CLI, as a developer runs it (rule packs included).
+
+    Proxies point at a closed loopback port, so a synth that needed the network would fail
+    here instead of quietly reaching out.
+    """
     flags = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
     started = time.monotonic()
     result = subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,10 +89,3 @@ def test_synthesis_ran_the_rule_packs(cli_synthesis: Synthesis) -> None:
 
     assert report.is_file()
     assert "Synthesis finished with errors" not in cli_synthesis.output
-
-
-def test_synthesis_needs_no_network(cli_synthesis: Synthesis) -> None:
-    # The synth ran with proxies pointing at a closed port; it succeeded, so nothing it needed
-    # came over the network. The Chalice package step wrote no download cache either.
-    assert Path(cli_synthesis.assembly_dir).is_dir()
-    assert "Downloading" not in cli_synthesis.output
