@@ -11,7 +11,7 @@ import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ MODEL_LOAD_TIME = "ModelLoadTime"
 COLD_START = "ColdStart"
 MODEL_VERSION_DIMENSION = "ModelVersion"
 ADVICE_DIMENSION = "Advice"
+
 
 def best_effort[**P, R](func: Callable[P, R]) -> Callable[P, R | None]:
     """Run an observability step; if it fails, log that and let the request carry on."""
@@ -116,9 +117,16 @@ def traced_inference(model_version: str) -> Iterator[dict[str, Any]]:
     the handler: a Powertools handler subsegment would add ~0.1 ms per request for no news.
     """
     outcome: dict[str, Any] = {}
-    with tracer.provider.in_subsegment("## inference") as subsegment:
+    with ExitStack() as stack:
+        subsegment = _open_subsegment(stack, "## inference")
         yield outcome
         _annotate(subsegment, model_version, outcome.get("advice"))
+
+
+@best_effort
+def _open_subsegment(stack: ExitStack, name: str) -> Any:
+    # If the X-Ray SDK cannot open a subsegment, the inference runs untraced.
+    return stack.enter_context(tracer.provider.in_subsegment(name))
 
 
 @best_effort

@@ -263,3 +263,23 @@ def test_health_writes_no_metrics(client: Client, service_output: ServiceOutput)
         client.http.get("/health")
 
     assert emf_blobs(service_output.text()) == []
+
+
+def test_tracing_failure_never_fails_a_prediction(
+    client: Client, night: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    service_output: ServiceOutput,
+) -> None:
+    from chalicelib import observability
+
+    def broken_subsegment(name: str) -> Any:
+        raise RuntimeError("X-Ray SDK failure")
+
+    monkeypatch.setattr(observability.tracer.provider, "in_subsegment", broken_subsegment)
+    with service_output.capturing():
+        response = predict(client, {"features": night})
+
+    assert response.status_code == 200
+    [failure] = [log for log in service_output.logs()
+                 if log["message"] == "Observability step failed; the request goes on"]
+    assert failure["observability_step"] == "_open_subsegment"
+
