@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REPORT_DIR = REPO_ROOT / "docs" / "benchmarks"
 PACKAGES = ("chalice", "scikit-learn", "numpy", "scipy", "aws-lambda-powertools", "aws-xray-sdk",
             "pydantic")
 
@@ -83,9 +82,3 @@ def summary(values: list[float]) -> dict[str, float]:
         "p99": percentile(values, 0.99),
     }
 
-
-def write_report(name: str, title: str, body: str) -> Path:
-    REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    path = REPORT_DIR / f"{name}.md"
-    path.write_text(f"# {title}\n\n{machine_description()}\n{body.strip()}\n", encoding="utf-8")
-    return path

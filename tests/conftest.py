@@ -6,6 +6,7 @@ import copy
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,14 @@ import pytest
 from chalice.test import Client
 from sklearn.tree import DecisionTreeClassifier
 
-from chalicelib.config import get_settings
-from chalicelib.metadata import AdviceClass, EvaluationMetrics, FeatureSpec
+from chalicelib.config import BUNDLED_MODEL_DIR, get_settings
+from chalicelib.metadata import (
+    ARTIFACT_FILENAME,
+    METADATA_FILENAME,
+    AdviceClass,
+    EvaluationMetrics,
+    FeatureSpec,
+)
 from model.train import write_model
 from tests.container_image import build_image_layout
 from tests.lambda_runtime import ImageLayout
@@ -55,6 +62,20 @@ NIGHTS_BY_ADVICE: dict[str, dict[str, Any]] = {
         "keep_routine": [7.8, 12, 0, 15, 10, 0, 60],
     }.items()
 }
+
+
+def post_predict(client: Client, document: Any) -> Any:
+    """POST /predict with a JSON document through Chalice's test client."""
+    return client.http.post("/predict", headers={"Content-Type": "application/json"},
+                            body=json.dumps(document))
+
+
+@pytest.fixture
+def model_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled artifact and metadata, for breaking on purpose."""
+    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
+        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
+    return tmp_path
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,6 @@ import pytest
 from chalicelib.advisor import ModelLoadError, SleepAdvisor
 from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
-
-
-@pytest.fixture
-def model_copy(tmp_path: Path) -> Path:
-    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
-        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
-    return tmp_path
 
 
 def edit_metadata(model_dir: Path, **changes: object) -> None:

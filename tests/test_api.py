@@ -9,11 +9,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
-
-
-def post_predict(client: Client, document: Any) -> Any:
-    return client.http.post("/predict", headers=JSON, body=json.dumps(document))
+from tests.bad_requests import BAD_REQUESTS, BadRequest, assert_rejected
+from tests.conftest import post_predict
 
 
 def test_single_night_gets_advice_with_all_class_probabilities(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib.config import BUNDLED_MODEL_DIR
-from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from chalicelib.metadata import ARTIFACT_FILENAME
 from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
 from tests.conftest import REPO_ROOT
 from tests.emf import emf_blobs, emitted_metrics
@@ -59,14 +57,12 @@ def test_health_and_model_card(chalice_local: ChaliceLocal) -> None:
     assert card.status == 200 and card.json()["name"] == "sleep-advice"
 
 
-def test_tampered_model_stops_chalice_local_from_starting(tmp_path: Path) -> None:
-    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
-        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
-    artifact = tmp_path / ARTIFACT_FILENAME
+def test_tampered_model_stops_chalice_local_from_starting(model_copy: Path) -> None:
+    artifact = model_copy / ARTIFACT_FILENAME
     artifact.write_bytes(artifact.read_bytes() + b"\x00")
 
     with pytest.raises(RuntimeError, match="chalice local exited") as refused:  # noqa: SIM117
-        with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(tmp_path)}):
+        with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(model_copy)}):
             pass
 
     assert f"ModelLoadError: {artifact}: sha256" in str(refused.value)

@@ -7,7 +7,6 @@ X-Ray segments arrive over UDP on loopback.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
 from tests.bad_requests import JSON
 from tests.conftest import CHALICE_ENVIRONMENT, SHORT_NIGHT
@@ -154,12 +152,10 @@ def _break_artifact(model_dir: Path, fault: str) -> None:
     ("other-scikit-learn", "trained with scikit-learn 1.5.2"),
 ])
 def test_broken_model_fails_initialisation_and_never_answers(
-    image_layout: ImageLayout, tmp_path: Path, fault: str, problem: str
+    image_layout: ImageLayout, model_copy: Path, fault: str, problem: str
 ) -> None:
-    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
-        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
-    _break_artifact(tmp_path, fault)
-    env = {**CHALICE_ENVIRONMENT, "SLEEP_ADVISOR_MODEL_DIR": str(tmp_path)}
+    _break_artifact(model_copy, fault)
+    env = {**CHALICE_ENVIRONMENT, "SLEEP_ADVISOR_MODEL_DIR": str(model_copy)}
 
     with LambdaFunction.start(image_layout, env) as function:
         assert function.api.init_failed.wait(60)
@@ -169,7 +165,7 @@ def test_broken_model_fails_initialisation_and_never_answers(
 
     error = function.api.init_error
     assert error["errorType"] == "ModelLoadError"
-    assert str(tmp_path / ARTIFACT_FILENAME) in error["errorMessage"]
+    assert str(model_copy / ARTIFACT_FILENAME) in error["errorMessage"]
     assert problem in error["errorMessage"]
     [line] = [json.loads(x) for x in output.splitlines() if "Model failed to load" in x]
     assert line["level"] == "ERROR" and "ModelLoadError" in line["exception"]

@@ -11,10 +11,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.observability import label_with_model_version
+from tests.bad_requests import JSON
 from tests.conftest import REPO_ROOT, import_app
 from tests.support import ChaliceLocal
-
-JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.observability import logger
-from tests.bad_requests import JSON
+from tests.conftest import post_predict
 from tests.emf import emf_blobs, emitted_metrics
 
 # Distinctive values: if any of them shows up in the output, a feature value leaked.
@@ -70,17 +70,13 @@ def service_output() -> ServiceOutput:
     return ServiceOutput()
 
 
-def predict(client: Client, document: Any) -> Any:
-    return client.http.post("/predict", headers=JSON, body=json.dumps(document))
-
-
 def test_known_batch_emits_valid_emf_with_expected_names_units_and_values(
     client: Client, service_output: ServiceOutput, night: dict[str, Any]
 ) -> None:
     late_coffee = {**night, "sleep_duration_hours": 7.8, "caffeine_after_14h_mg": 400,
                    "night_awakenings": 4, "sleep_latency_minutes": 50}
     with service_output.capturing():
-        response = predict(client, {"instances": [night, late_coffee, night]})
+        response = post_predict(client, {"instances": [night, late_coffee, night]})
     probabilities = [p["probability"] for p in json.loads(response.body)["predictions"]]
 
     metrics = emitted_metrics(emf_blobs(service_output.text()))
@@ -104,7 +100,7 @@ def test_full_batch_keeps_every_probability(
     client: Client, service_output: ServiceOutput, night: dict[str, Any]
 ) -> None:
     with service_output.capturing():
-        predict(client, {"instances": [night] * 100})
+        post_predict(client, {"instances": [night] * 100})
 
     probability_values = [
         value for m in emitted_metrics(emf_blobs(service_output.text()))
@@ -117,7 +113,7 @@ def test_rejected_request_is_counted_and_logged_without_values(
     client: Client, service_output: ServiceOutput
 ) -> None:
     with service_output.capturing():
-        predict(client, {"features": {**PRIVATE_NIGHT, "sleep_duration_hours": 99.5}})
+        post_predict(client, {"features": {**PRIVATE_NIGHT, "sleep_duration_hours": 99.5}})
 
     metrics = emitted_metrics(emf_blobs(service_output.text()))
     [rejected] = [m for m in metrics if m.name == "RejectedRequests"]
@@ -132,7 +128,7 @@ def test_one_prediction_line_with_the_documented_fields_and_no_feature_values(
     client: Client, service_output: ServiceOutput
 ) -> None:
     with service_output.capturing():
-        response = predict(client, {"instances": [PRIVATE_NIGHT, PRIVATE_NIGHT]})
+        response = post_predict(client, {"instances": [PRIVATE_NIGHT, PRIVATE_NIGHT]})
 
     [line] = [log for log in service_output.logs() if log["message"] == "prediction"]
     assert set(line) >= PREDICTION_LOG_FIELDS
@@ -171,7 +167,7 @@ def test_feature_logging_needs_the_explicit_setting(
     logger.setLevel("DEBUG")
     try:
         with service_output.capturing():
-            predict(client, {"features": PRIVATE_NIGHT})
+            post_predict(client, {"features": PRIVATE_NIGHT})
     finally:
         logger.setLevel(previous_level)
 
@@ -189,7 +185,7 @@ def test_unhandled_error_is_a_generic_500_and_a_logged_traceback(
     monkeypatch.setattr(app_module.advisor, "advise", broken)
 
     with service_output.capturing():
-        response = predict(client, {"features": night})
+        response = post_predict(client, {"features": night})
 
     assert response.status_code == 500
     assert json.loads(response.body) == {
@@ -231,7 +227,7 @@ def test_metrics_failure_never_fails_a_rejected_request(
 ) -> None:
     stream = _BrokenStdout(STDOUT_FAULTS[fault])
     with capture(stream):
-        response = predict(client, document)
+        response = post_predict(client, document)
 
     assert response.status_code == 400
     assert "Observability step failed" in stream.getvalue()
@@ -243,9 +239,9 @@ def test_metrics_failure_never_fails_a_prediction(
 ) -> None:
     stream = _BrokenStdout(STDOUT_FAULTS[fault])
     with capture(stream):
-        failed = predict(client, {"instances": [night] * 100})
+        failed = post_predict(client, {"instances": [night] * 100})
     with service_output.capturing():
-        after = predict(client, {"features": night})
+        after = post_predict(client, {"features": night})
 
     assert failed.status_code == 200 and after.status_code == 200
     failures = [json.loads(line) for line in stream.getvalue().splitlines()
@@ -276,7 +272,7 @@ def test_tracing_failure_never_fails_a_prediction(
 
     monkeypatch.setattr(observability.tracer.provider, "in_subsegment", broken_subsegment)
     with service_output.capturing():
-        response = predict(client, {"features": night})
+        response = post_predict(client, {"features": night})
 
     assert response.status_code == 200
     [failure] = [log for log in service_output.logs()
