@@ -9,7 +9,9 @@ RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_RO
     && rm -rf /tmp/requirements
 
 # Lambda gets a fraction of a vCPU below 1,769 MB: BLAS/OpenMP thread pools only add contention.
-ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# Lambda has no /dev/shm, so joblib would warn (a non-JSON log line) at every cold start that it
+# falls back to serial mode; the service never uses joblib's parallelism, so say so up front.
+ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 JOBLIB_MULTIPROCESSING=0
 
 COPY app.py ${LAMBDA_TASK_ROOT}/
 COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/

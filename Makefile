@@ -9,8 +9,9 @@ CDK_INSTALLED := infra/node_modules/.installed
 CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 node_modules/.bin/cdk
 CONTEXT ?=
+STAGE ?= dev
 
-.PHONY: install run test train bench lock synth bootstrap deploy destroy
+.PHONY: install run test train bench lock synth bootstrap deploy destroy smoke
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dev.txt
@@ -55,6 +56,10 @@ bootstrap: $(INSTALLED) $(CDK_INSTALLED)
 ## Deploy the stack (needs AWS credentials, a bootstrapped account and a Docker engine).
 deploy: $(INSTALLED) $(CDK_INSTALLED)
 	$(CDK) deploy $(CONTEXT)
+
+## Check a deployed stage end to end (needs AWS credentials and SLEEP_ADVISOR_ID_TOKEN).
+smoke: $(INSTALLED)
+	$(BIN)/python infra/smoke.py --stage $(STAGE)
 
 ## Delete the stack (the Cognito user pool is retained).
 destroy: $(INSTALLED) $(CDK_INSTALLED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,18 @@ def _request_id(request: Request) -> str:
     return str(request_id)
 
 
+def _raw_body(request: Request) -> bytes | str:
+    # Chalice decodes a body flagged isBase64Encoded on first access; a direct invoke can send
+    # one that is not base64, which is the client's error, not the service's.
+    try:
+        return request.raw_body
+    except binascii.Error as error:
+        raise RequestRejected(
+            400, "InvalidRequest", f"Request body is flagged base64 but is not: {error}",
+            [{"field": "body", "message": "not valid base64", "type": "base64_invalid"}],
+        ) from None
+
+
 def correlate_and_publish(event: Request, get_response: Callable[[Request], Response]) -> Response:
     logger.set_correlation_id(_request_id(event))
     observability.report_cold_start()
@@ -60,7 +73,7 @@ def predict() -> Response | dict[str, Any]:
     request = app.current_request
     assert request is not None  # Chalice sets it before calling a route
     try:
-        nights = request_schema.parse(request.raw_body)
+        nights = request_schema.parse(_raw_body(request))
     except RequestRejected as rejection:
         observability.record_rejection(rejection.status_code, rejection.code, rejection.errors)
         return Response(body=rejection.body(), status_code=rejection.status_code)

@@ -48,11 +48,11 @@ def directory_mb(path: Path) -> float:
 
 def main() -> None:
     from tests.conftest import SHORT_NIGHT
-    from tests.container_image import build_image_layout
+    from tests.container_image import build_image, image_layout
     from tests.lambda_runtime import api_gateway_event
 
     with tempfile.TemporaryDirectory() as workdir:
-        layout = build_image_layout(Path(workdir))
+        layout = image_layout(build_image(Path(workdir)), Path(workdir))
         task = layout.task_root
         own = {"app.py", "chalicelib", "model"}
         dependencies_mb = sum(

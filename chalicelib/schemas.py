@@ -159,20 +159,27 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
+def _gateway_number(spec: FeatureSpec) -> dict[str, Any]:
+    # Draft 4 (API Gateway's dialect) does not count 2.0 as an "integer", but the service does:
+    # a count is a number that is a multiple of 1.
+    kind: dict[str, Any] = {"type": "number", "multipleOf": 1} if spec.type == "integer" else {
+        "type": "number"}
+    return {**kind, "minimum": spec.minimum, "maximum": spec.maximum}
+
+
 def gateway_request_schema(metadata: ModelMetadata, max_batch_instances: int) -> dict[str, Any]:
     """POST /predict's body as a JSON Schema draft-04 model, for API Gateway's validator.
 
-    API Gateway rejects malformed bodies before they reach (and bill) the function; the
-    function still validates everything itself, so the two cannot drift into accepting junk.
+    API Gateway refuses malformed bodies before they reach (and bill) the function. It must
+    never refuse one the function accepts, so the model is looser where the gateway's dialect
+    differs; the function validates everything again. "Exactly one of features or instances"
+    is left to the function: API Gateway does not support oneOf.
     """
     instance: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": [spec.name for spec in metadata.features],
-        "properties": {
-            spec.name: {"type": spec.type, "minimum": spec.minimum, "maximum": spec.maximum}
-            for spec in metadata.features
-        },
+        "properties": {spec.name: _gateway_number(spec) for spec in metadata.features},
     }
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",
@@ -185,5 +192,4 @@ def gateway_request_schema(metadata: ModelMetadata, max_batch_instances: int) ->
                 "type": "array", "minItems": 1, "maxItems": max_batch_instances, "items": instance,
             },
         },
-        "oneOf": [{"required": ["features"]}, {"required": ["instances"]}],
     }

@@ -27,7 +27,8 @@ from chalicelib.metadata import (
     FeatureSpec,
 )
 from model.train import write_model
-from tests.container_image import build_image_layout
+from tests.container_image import ImageBuild, build_image
+from tests.container_image import image_layout as image_layout_of
 from tests.lambda_runtime import ImageLayout
 from tests.support import ChaliceLocal
 
@@ -159,9 +160,15 @@ def bedroom_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def image_layout(tmp_path_factory: pytest.TempPathFactory) -> ImageLayout:
-    """The container image's file system, built by following the Dockerfile (no Docker)."""
-    return build_image_layout(tmp_path_factory.mktemp("image"))
+def image_build(tmp_path_factory: pytest.TempPathFactory) -> ImageBuild:
+    """The container image's file system, built by following the Dockerfile (no Docker) with
+    only the base image's commands on the PATH of every RUN step."""
+    return build_image(tmp_path_factory.mktemp("image"))
+
+
+@pytest.fixture(scope="session")
+def image_layout(image_build: ImageBuild, tmp_path_factory: pytest.TempPathFactory) -> ImageLayout:
+    return image_layout_of(image_build, tmp_path_factory.mktemp("runtime"))
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,24 @@
-"""The Dockerfile, read and followed without Docker: base image, dependency step, files, CMD.
+"""The Dockerfile, interpreted without Docker, in a model of AWS Lambda's Python 3.12 base image.
 
-No Docker engine is needed to prove what matters about the image: the dependency step runs
-the same script with the same wheels for the Lambda platform, the COPY instructions are
-followed into a task root, and the CMD is what the runtime client is started with.
+No Docker engine runs here, so the image is built by following the Dockerfile instruction by
+instruction into a scratch root: COPY puts files where the image would have them, RUN runs the
+line with `/bin/sh -c` as Docker does, and CMD is what the runtime client is started with.
+
+What makes this a model of the base image rather than of this machine is the command set: a RUN
+line sees a PATH that holds only the commands `public.ecr.aws/lambda/python:3.12` has, so a
+script calling `find` fails here with exit 127 exactly as `docker build` would.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.lambda_runtime import ImageLayout
@@ -21,64 +26,169 @@ from tests.lambda_runtime import ImageLayout
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 INSTALL_SCRIPT = "requirements/install-runtime.sh"
-TASK_ROOT_VARIABLE = "${LAMBDA_TASK_ROOT}"
+
+# The commands on the base image's PATH (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin).
+# Sources: the image is Amazon Linux 2023 *minimal* — `rpm -qa` inside
+# public.ecr.aws/lambda/python:3.12 (amazonlinux/amazon-linux-2023 issue 585) lists bash,
+# coreutils-single, grep, gawk and curl-minimal among its packages and no findutils, which
+# aws/aws-lambda-base-images issue 196 confirms (`find: command not found`, exit 127);
+# /var/lang/bin holds the runtime's python3 and pip (the image's own Dockerfile puts it first
+# on PATH). Nothing else: no find, xargs, which, sed, tar, gzip, unzip, dnf's plugins or git.
+PYTHON_COMMANDS = ("python3", "python3.12", "pip", "pip3")
+SHELL_COMMANDS = ("sh", "bash")
+COREUTILS = (
+    "[", "arch", "base32", "base64", "basename", "cat", "chgrp", "chmod", "chown", "cksum",
+    "comm", "cp", "csplit", "cut", "date", "dd", "df", "dirname", "du", "echo", "env",
+    "expand", "expr", "factor", "false", "fmt", "fold", "head", "id", "install", "join",
+    "link", "ln", "ls", "md5sum", "mkdir", "mkfifo", "mknod", "mktemp", "mv", "nice", "nl",
+    "nohup", "nproc", "numfmt", "od", "paste", "pathchk", "printenv", "printf", "pwd",
+    "readlink", "realpath", "rm", "rmdir", "seq", "sha1sum", "sha256sum", "sha512sum",
+    "shred", "shuf", "sleep", "sort", "split", "stat", "sum", "sync", "tac", "tail", "tee",
+    "test", "timeout", "touch", "tr", "true", "truncate", "tsort", "uname", "unexpand",
+    "uniq", "wc", "whoami", "yes",
+)
+OTHER_COMMANDS = ("grep", "egrep", "fgrep", "gawk", "awk", "curl")
+BASE_IMAGE_COMMANDS = frozenset(PYTHON_COMMANDS + SHELL_COMMANDS + COREUTILS + OTHER_COMMANDS)
+
+# What the base image's own Dockerfile sets, as later instructions see it.
+BASE_IMAGE_ENVIRONMENT = {
+    "LANG": "en_US.UTF-8",
+    "TZ": ":/etc/localtime",
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+}
+BASE_IMAGE_WORKDIR = "/var/task"
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def base_image_commands(bin_dir: Path) -> Path:
+    """A directory of links to this machine's versions of the base image's commands only.
+
+    `sh` is bash, as on Amazon Linux; `python3` and `pip` are this Python 3.12 (with pip), as
+    /var/lang/bin has the runtime's.
+    """
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    python = Path(sys._base_executable)  # the interpreter, not this venv's wrapper
+    for command in BASE_IMAGE_COMMANDS:
+        if command in PYTHON_COMMANDS:
+            target: str | None = str(python) if command.startswith("python") else str(
+                python.parent / command)
+        elif command == "sh":
+            target = shutil.which("bash")
+        else:
+            target = shutil.which(command)
+        if target and Path(target).exists():
+            (bin_dir / command).symlink_to(target)
+    return bin_dir
 
 
 @dataclass(frozen=True)
-class Dockerfile:
-    base_image: str
-    task_copies: list[tuple[list[str], str]]  # (sources, destination under the task root)
-    cmd: list[str]
-    environment: dict[str, str]
-    run_lines: list[str]
-
-    @classmethod
-    def parse(cls, path: Path = DOCKERFILE) -> Dockerfile:
-        text = re.sub(r"\\\n\s*", " ", path.read_text())
-        instructions = [line.strip() for line in text.splitlines()
-                        if line.strip() and not line.strip().startswith("#")]
-        args = dict(
-            line.split(None, 1)[1].split("=", 1) for line in instructions if line.startswith("ARG ")
-        )
-        base = next(line.split(None, 1)[1] for line in instructions if line.startswith("FROM "))
-        base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
-        copies = []
-        for line in instructions:
-            if line.startswith("COPY ") and TASK_ROOT_VARIABLE in line:
-                *sources, destination = line.split()[1:]
-                copies.append((sources, destination.replace(TASK_ROOT_VARIABLE, "").lstrip("/")))
-        cmd = json.loads(next(line[4:] for line in instructions if line.startswith("CMD ")))
-        environment: dict[str, str] = {}
-        for line in instructions:
-            if line.startswith("ENV "):
-                environment.update(pair.split("=", 1) for pair in line.split()[1:])
-        runs = [line[4:] for line in instructions if line.startswith("RUN ")]
-        return cls(base, copies, cmd, environment, runs)
+class Instruction:
+    keyword: str
+    argument: str
 
 
-def install_runtime_dependencies(target: Path) -> None:
-    """The Dockerfile's dependency step: the same script, wheels for the Lambda platform."""
-    subprocess.run(
-        ["sh", str(REPO_ROOT / INSTALL_SCRIPT), str(target), str(REPO_ROOT / "requirements")],
-        env={**os.environ, "PYTHON": sys.executable}, check=True, timeout=900,
-    )
+def instructions(path: Path = DOCKERFILE) -> Iterator[Instruction]:
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, argument = line.partition(" ")
+            yield Instruction(keyword.upper(), argument.strip())
 
 
-def build_image_layout(workdir: Path) -> ImageLayout:
-    """The image's task root and runtime client in `workdir`, as the Dockerfile builds them."""
-    dockerfile = Dockerfile.parse()
-    task_root = workdir / "task"
-    install_runtime_dependencies(task_root)
-    for sources, destination in dockerfile.task_copies:
+def _expand(text: str, variables: dict[str, str]) -> str:
+    return _VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), text)
+
+
+@dataclass
+class ImageBuild:
+    """Following a Dockerfile into `root`, the image's file system without Docker."""
+
+    root: Path
+    commands: Path
+    base_image: str = ""
+    arguments: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=lambda: dict(BASE_IMAGE_ENVIRONMENT))
+    declared_environment: dict[str, str] = field(default_factory=dict)  # the Dockerfile's ENV
+    copied_directories: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    run_log: list[str] = field(default_factory=list)
+
+    def host_path(self, image_path: str) -> Path:
+        return self.root / image_path.lstrip("/")
+
+    def follow(self, instruction: Instruction, context: Path) -> None:
+        keyword, argument = instruction.keyword, instruction.argument
+        if keyword == "ARG":
+            name, _, default = argument.partition("=")
+            self.arguments[name] = default
+        elif keyword == "FROM":
+            self.base_image = _expand(argument, self.arguments)
+        elif keyword == "ENV":
+            for pair in shlex.split(argument):
+                name, _, value = pair.partition("=")
+                self.environment[name] = self.declared_environment[name] = value
+        elif keyword == "COPY":
+            self._copy(shlex.split(_expand(argument, self.environment)), context)
+        elif keyword == "RUN":
+            self._run(argument)
+        elif keyword == "CMD":
+            self.cmd = json.loads(argument)
+        else:
+            # An instruction this model does not know would be silently skipped otherwise.
+            raise ValueError(f"the image emulation does not model {keyword}")
+
+    def _copy(self, words: list[str], context: Path) -> None:
+        *sources, destination = words
         for source in sources:
-            origin = REPO_ROOT / source
-            target = task_root / destination
+            origin = context / source
+            target = self.host_path(destination)
+            if destination.endswith("/"):
+                self.copied_directories.append(destination.rstrip("/"))
             if origin.is_dir():  # Docker copies a directory's contents into the destination
                 shutil.copytree(origin, target, dirs_exist_ok=True,
                                 ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy(origin, target / origin.name)
+
+    def _run(self, command: str) -> None:
+        # Absolute image paths that a COPY created live under the scratch root here.
+        for directory in sorted(set(self.copied_directories), key=len, reverse=True):
+            command = command.replace(directory, str(self.host_path(directory)))
+        environment = {
+            **self.environment,
+            "LAMBDA_TASK_ROOT": str(self.host_path(self.environment["LAMBDA_TASK_ROOT"])),
+            "LAMBDA_RUNTIME_DIR": str(self.host_path(self.environment["LAMBDA_RUNTIME_DIR"])),
+            "HOME": str(self.host_path("/root")),
+            "PATH": str(self.commands),
+        }
+        workdir = self.host_path(BASE_IMAGE_WORKDIR)
+        workdir.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [str(self.commands / "sh"), "-c", command], cwd=workdir, env=environment,
+            capture_output=True, text=True, timeout=900,
+        )
+        self.run_log.append(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"RUN {command!r} exited {result.returncode} in the base image's command set:\n"
+                f"{result.stderr[-4000:]}"
+            )
+
+
+def build_image(workdir: Path, dockerfile: Path = DOCKERFILE, context: Path = REPO_ROOT) -> ImageBuild:
+    """Follow every instruction of `dockerfile` into `workdir`; a failing RUN raises."""
+    build = ImageBuild(root=workdir / "rootfs",
+                       commands=base_image_commands(workdir / "base-image-bin"))
+    for instruction in instructions(dockerfile):
+        build.follow(instruction, context)
+    return build
+
+
+def image_layout(build: ImageBuild, workdir: Path) -> ImageLayout:
+    """What the runtime needs of a built image, plus the runtime client the base image ships."""
     runtime_client = workdir / "runtime-client"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -86,8 +196,9 @@ def build_image_layout(workdir: Path) -> ImageLayout:
         check=True, timeout=600,
     )
     return ImageLayout(
-        task_root=task_root, runtime_client=runtime_client, handler=dockerfile.cmd[0],
-        environment=dockerfile.environment,
+        task_root=build.host_path(build.environment["LAMBDA_TASK_ROOT"]),
+        runtime_client=runtime_client, handler=build.cmd[0],
+        environment=build.declared_environment, commands=build.commands,
     )
 
 
@@ -96,3 +207,15 @@ def _pinned(package: str) -> str:
         if line.lower().startswith(f"{package}=="):
             return line.split("==", 1)[1]
     raise LookupError(f"{package} is not pinned in requirements/dev.txt")
+
+
+def dockerfile_base_image(path: Path = DOCKERFILE) -> str:
+    arguments: dict[str, str] = {}
+    for instruction in instructions(path):
+        if instruction.keyword == "ARG":
+            name, _, default = instruction.argument.partition("=")
+            arguments[name] = default
+        elif instruction.keyword == "FROM":
+            return _expand(instruction.argument, arguments)
+    raise ValueError(f"{path} has no FROM")
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -155,7 +156,27 @@ class ImageLayout:
     runtime_client: Path  # awslambdaric, which the AWS base image provides
     handler: str  # the image's CMD
     environment: Mapping[str, str]  # the image's ENV
+    commands: Path  # the base image's command set: the function's PATH
     python: str = sys._base_executable  # the interpreter alone, not this venv
+
+
+def without_dev_shm(command: list[str]) -> list[str]:
+    """`command` in a private mount namespace where /dev/shm is an empty read-only tmpfs.
+
+    Lambda's execution environment has no usable /dev/shm: POSIX semaphores cannot be created,
+    which is what joblib and multiprocessing probe at import. As root (this machine and CI) the
+    function's process gets the same condition; elsewhere it runs unchanged.
+    """
+    unshare, mount, shell = shutil.which("unshare"), shutil.which("mount"), shutil.which("sh")
+    if os.geteuid() != 0 or not (unshare and mount and shell):
+        return command
+    return [unshare, "--mount", "--propagation", "private", shell, "-c",
+            f'{mount} -t tmpfs -o ro,size=4k tmpfs /dev/shm && exec "$@"', "lambda", *command]
+
+
+def dev_shm_is_modelled() -> bool:
+    """True where without_dev_shm really takes /dev/shm away."""
+    return without_dev_shm(["true"]) != ["true"]
 
 
 @dataclass
@@ -175,7 +196,7 @@ class LambdaFunction:
         threading.Thread(target=api.serve_forever, daemon=True).start()
         log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"lambda-{api.server_address[1]}.log"
         lambda_env = {
-            "PATH": os.environ["PATH"],
+            "PATH": str(image.commands),
             "LANG": "C.UTF-8",
             # The task root first, then the runtime client, as in the base image.
             "PYTHONPATH": f"{image.task_root}{os.pathsep}{image.runtime_client}",
@@ -190,11 +211,12 @@ class LambdaFunction:
             **image.environment,
             **(env or {}),
         }
+        # -S: no site-packages, so only what the image would contain is importable.
+        command = [image.python, "-S", "-m", "awslambdaric", image.handler]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                # -S: no site-packages, so only what the image would contain is importable.
-                [image.python, "-S", "-m", "awslambdaric", image.handler],
-                cwd=image.task_root, env=lambda_env, stdout=log, stderr=subprocess.STDOUT,
+                without_dev_shm(command), cwd=image.task_root, env=lambda_env, stdout=log,
+                stderr=subprocess.STDOUT,
             )
         function = cls(api=api, process=process, log_path=log_path)
         try:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from types import ModuleType
 from typing import Any
 
 import pytest
+from chalice.local import LambdaContext
 from chalice.test import Client
 
 from tests.bad_requests import BAD_REQUESTS, BadRequest, assert_rejected
 from tests.conftest import post_predict
+from tests.lambda_runtime import api_gateway_event
 
 
 def test_single_night_gets_advice_with_all_class_probabilities(
@@ -115,3 +118,32 @@ def test_model_card_lists_features_classes_and_metrics(client: Client) -> None:
     assert (hours["unit"], hours["minimum"], hours["maximum"]) == ("h", 0, 16)
     assert len(card["classes"]) == 5
     assert 0.7 < card["metrics"]["accuracy"] <= 1
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ("bm90IGpzb24=", 400),  # valid base64 of "not json": the JSON parser refuses it
+    ("%%% not base64 %%%", 400),
+    ("abc", 400),  # bad padding
+])
+def test_base64_flagged_body_that_is_not_base64_is_a_client_error(
+    app_module: ModuleType, body: str, status: int
+) -> None:
+    # API Gateway base64-encodes binary media types; a direct invoke can flag any body so.
+    event = api_gateway_event("POST", "/predict", body, {"Content-Type": "application/json"})
+    event["isBase64Encoded"] = True
+
+    answer = app_module.app(event, LambdaContext("sleep-advisor", 1024))
+
+    assert answer["statusCode"] == status
+    assert json.loads(answer["body"])["Code"] in {"InvalidRequest", "InvalidJSON"}
+
+
+def test_base64_flagged_valid_body_is_answered(app_module: ModuleType, night: dict[str, Any]) -> None:
+    encoded = base64.b64encode(json.dumps({"features": night}).encode()).decode()
+    event = api_gateway_event("POST", "/predict", encoded, {"Content-Type": "application/json"})
+    event["isBase64Encoded"] = True
+
+    answer = app_module.app(event, LambdaContext("sleep-advisor", 1024))
+
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["predictions"][0]["advice_id"] == "extend_sleep_window"

@@ -1,31 +1,78 @@
-"""The Dockerfile's promises, checked without a Docker engine."""
+"""The Dockerfile's promises, checked without a Docker engine.
+
+The image is built by following the Dockerfile with only the base image's commands on the
+PATH of every RUN step (tests/container_image.py says which commands and where that list
+comes from), so a step that would fail in `docker build` fails here.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
+
 from chalicelib.metadata import METADATA_FILENAME
-from tests.container_image import INSTALL_SCRIPT, REPO_ROOT, Dockerfile
+from tests.container_image import (
+    BASE_IMAGE_COMMANDS,
+    REPO_ROOT,
+    ImageBuild,
+    build_image,
+    dockerfile_base_image,
+    instructions,
+)
 from tests.lambda_runtime import ImageLayout
 
 
 def test_base_image_is_lambda_python_of_the_project_version_pinned_by_digest() -> None:
-    dockerfile = Dockerfile.parse()
     python_version = (REPO_ROOT / ".python-version").read_text().strip()
 
     assert re.fullmatch(
         rf"public\.ecr\.aws/lambda/python:{re.escape(python_version)}@sha256:[0-9a-f]{{64}}",
-        dockerfile.base_image,
+        dockerfile_base_image(),
     )
 
 
-def test_entry_point_and_environment() -> None:
-    dockerfile = Dockerfile.parse()
+def test_every_run_step_succeeds_with_only_the_base_image_commands(image_build: ImageBuild) -> None:
+    run_steps = [i for i in instructions() if i.keyword == "RUN"]
 
-    assert dockerfile.cmd == ["app.app"]
-    assert dockerfile.environment["OMP_NUM_THREADS"] == "1"
-    assert any(INSTALL_SCRIPT.split("/")[-1] in run for run in dockerfile.run_lines)
+    assert run_steps and len(image_build.run_log) == len(run_steps)
+    # The dependency step really installed the runtime set into the task root.
+    assert (image_build.host_path("/var/task") / "sklearn").is_dir()
+    # And cleaned up after itself, as its last command says.
+    assert not image_build.host_path("/tmp/requirements").exists()
+
+
+@pytest.mark.parametrize("missing", ["find", "xargs", "which"])
+def test_a_run_step_calling_a_command_the_base_image_lacks_fails(tmp_path: Path, missing: str) -> None:
+    # The model must be able to fail: Amazon Linux 2023 minimal has no findutils or which.
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {dockerfile_base_image()}\nRUN {missing} --version\n")
+
+    with pytest.raises(RuntimeError, match="exited 127"):
+        build_image(tmp_path / "build", dockerfile=dockerfile, context=tmp_path)
+
+
+def test_run_steps_see_the_base_image_python_and_shell(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM {dockerfile_base_image()}\n"
+        'RUN python3 -m pip --version && echo "$LAMBDA_TASK_ROOT" > "$LAMBDA_TASK_ROOT/where"\n'
+    )
+
+    build = build_image(tmp_path / "build", dockerfile=dockerfile, context=tmp_path)
+
+    assert "pip" in build.run_log[0]
+    assert (build.host_path("/var/task") / "where").read_text().strip() == str(
+        build.host_path("/var/task"))
+    assert {"sh", "python3", "pip", "rm", "grep"} <= BASE_IMAGE_COMMANDS
+
+
+def test_entry_point_and_environment(image_build: ImageBuild) -> None:
+    assert image_build.cmd == ["app.app"]
+    assert image_build.declared_environment["OMP_NUM_THREADS"] == "1"
+    # Lambda has no /dev/shm: without this, joblib logs a non-JSON warning at every cold start.
+    assert image_build.declared_environment["JOBLIB_MULTIPROCESSING"] == "0"
 
 
 def test_image_holds_the_service_the_model_and_runtime_dependencies_only(
@@ -41,6 +88,8 @@ def test_image_holds_the_service_the_model_and_runtime_dependencies_only(
     # Chalice's CLI, the test and build tooling never reach the image.
     for tooling in ("click", "yaml", "inquirer", "pytest", "aws_cdk", "jsii", "moto", "cfnlint"):
         assert not (task / tooling).exists(), tooling
+    # The bundled test suites are pruned (a third of the size, never run in Lambda).
+    assert not list(task.glob("*/tests")) and not list(task.glob("*/*/tests"))
 
 
 def test_installed_wheels_are_built_for_the_lambda_platform(image_layout: ImageLayout) -> None:
@@ -57,7 +106,10 @@ def test_dockerignore_keeps_the_context_to_what_the_image_needs() -> None:
     rules = [line for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
              if line and not line.startswith("#")]
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    copied = {source.rstrip("/") for sources, _ in Dockerfile.parse().task_copies for source in sources}
+    copied = {
+        source.rstrip("/") for i in instructions() if i.keyword == "COPY"
+        for source in i.argument.split()[:-1]
+    }
 
     assert rules[0] == "*"
     assert copied <= allowed

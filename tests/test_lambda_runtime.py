@@ -18,7 +18,12 @@ from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
 from tests.bad_requests import JSON
 from tests.conftest import CHALICE_ENVIRONMENT, SHORT_NIGHT
 from tests.emf import emf_blobs, emitted_metrics
-from tests.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
+from tests.lambda_runtime import (
+    ImageLayout,
+    LambdaFunction,
+    api_gateway_event,
+    dev_shm_is_modelled,
+)
 
 
 class XRayDaemon:
@@ -169,3 +174,47 @@ def test_broken_model_fails_initialisation_and_never_answers(
     assert problem in error["errorMessage"]
     [line] = [json.loads(x) for x in output.splitlines() if "Model failed to load" in x]
     assert line["level"] == "ERROR" and "ModelLoadError" in line["exception"]
+
+
+def test_harness_takes_dev_shm_away_as_lambda_does(image_layout: ImageLayout) -> None:
+    # The model must reproduce Lambda's condition: with joblib's probe left on, it warns.
+    assert dev_shm_is_modelled()
+    env = {**CHALICE_ENVIRONMENT, "JOBLIB_MULTIPROCESSING": "1"}
+    with LambdaFunction.start(image_layout, env) as function:
+        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        output = function.output()
+
+    assert "joblib will operate in serial mode" in output
+
+
+def test_every_line_the_function_writes_is_json(image_layout: ImageLayout) -> None:
+    # CloudWatch Logs Insights and the metric filters read JSON lines; a stray warning at every
+    # cold start would be an unparsable line in every log stream.
+    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
+        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        function.invoke(api_gateway_event("POST", "/predict", "{", JSON))
+        output = function.output()
+
+    lines = [line for line in output.splitlines() if line.strip()]
+    not_json = [line for line in lines if not _is_json_object(line)]
+    assert lines and not_json == []
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def test_body_flagged_base64_that_is_not_is_a_400_through_the_runtime(
+    image_layout: ImageLayout,
+) -> None:
+    event = api_gateway_event("POST", "/predict", "%%% not base64 %%%", JSON)
+    event["isBase64Encoded"] = True
+    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
+        answer = function.invoke(event)
+
+    assert answer.error is None
+    assert answer.response["statusCode"] == 400
+    assert json.loads(answer.response["body"])["Errors"][0]["type"] == "base64_invalid"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -35,6 +35,11 @@ class Alerting(Construct):
             self, "TopicKey",
             description=f"Encrypts Sleep Advisor {stage} alarm notifications",
             enable_key_rotation=True,
+            # It only protects notifications in flight: once the topic is gone nothing encrypted
+            # with it remains, so destroying the stage schedules its deletion (after the 7-day
+            # waiting period KMS imposes) instead of leaving a key billed at $1 a month.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
         )
         # CloudWatch publishes alarm state changes; without these it silently delivers nothing
         # to a topic encrypted with a customer-managed key.

@@ -51,19 +51,18 @@ ACCESS_LOG_FORMAT = json.dumps({
 }, separators=(",", ":"))
 
 
-def _error_response(code: str, message: str = "$context.error.messageString") -> dict[str, Any]:
+def _error_response(code: str) -> dict[str, Any]:
     # The same {"Code", "Message"} shape the function answers with, for errors API Gateway
     # produces itself ($context.error.messageString is already a quoted JSON string).
-    return {"responseTemplates": {"application/json": f'{{"Code":"{code}","Message":{message}}}'}}
+    return {"responseTemplates": {
+        "application/json": f'{{"Code":"{code}","Message":$context.error.messageString}}'}}
 
 
+# Gateway-response templates are not VTL: API Gateway only substitutes variables, so $util
+# stays literal text and $context.error.validationErrorString (raw double quotes inside) cannot
+# be embedded in JSON safely. The function's own 400s carry the per-field detail.
 GATEWAY_RESPONSES = {
-    "BAD_REQUEST_BODY": {
-        "statusCode": 400,
-        **_error_response(
-            "InvalidRequest", '"$util.escapeJavaScript($context.error.validationErrorString)"'
-        ),
-    },
+    "BAD_REQUEST_BODY": {"statusCode": 400, **_error_response("InvalidRequest")},
     "UNAUTHORIZED": {"statusCode": 401, **_error_response("UnauthorizedError")},
     "ACCESS_DENIED": {"statusCode": 403, **_error_response("ForbiddenError")},
     "MISSING_AUTHENTICATION_TOKEN": {"statusCode": 403, **_error_response("NotFoundError")},
@@ -82,6 +81,24 @@ RETENTION = {
     60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
     180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
 }
+
+
+class ImageOnlyChalice(Chalice):
+    """Chalice's construct without its deployment-package asset.
+
+    Chalice zips the app and registers the zip as an S3 asset for the function's CodeUri; the
+    function runs from the container image instead, so `cdk deploy` would upload that zip for
+    nothing. This builds the same SAM template, minus the asset (CodeUri is deleted later).
+    """
+
+    def _generate_sam_template_with_assets(self, chalice_out_dir: str, package_id: str) -> str:
+        package_dir = Path(self._sam_package_dir)
+        template = json.loads((package_dir / "sam.json").read_text())
+        if any(r["Type"] == "AWS::Serverless::LayerVersion" for r in template["Resources"].values()):
+            raise ValueError("automatic_layer is not supported: the function runs from an image")
+        output = Path(chalice_out_dir) / f"{package_id}.sam_with_assets.json"
+        output.write_text(json.dumps(template, indent=2))
+        return str(output)
 
 
 class PredictionApi(Construct):
@@ -127,7 +144,7 @@ class PredictionApi(Construct):
         )
         self.role = self._function_role()
 
-        self.chalice = Chalice(
+        self.chalice = ImageOnlyChalice(
             self, "Chalice",
             source_dir=str(REPO_ROOT),
             stage_config={
@@ -192,6 +209,11 @@ class PredictionApi(Construct):
         )
         self.api_gateway_logging_role = role
         account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        # The setting is one per account and region, shared by every API there: destroying this
+        # stage must not delete the role it points at, or logging stops for all of them (aws-cdk
+        # issues 10878 and 6194; CDK's own RestApi retains its role for the same reason).
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)
         self.chalice.get_resource(REST_API_ID).add_resource_dependency(account)
         acknowledge(
             role, "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
@@ -248,6 +270,10 @@ class PredictionApi(Construct):
         rest_api = self.chalice.get_resource(REST_API_ID)
         max_batch = Settings().max_batch_instances
         rest_api.add_property_override("Name", self.api_name)
+        # Without OpenApiVersion, SAM's transform also deploys the API to a stage named "Stage"
+        # (serverless-application-model issues 191, 1202): a second, unthrottled, unlogged
+        # copy of the API. "2.0" is the version of the body Chalice generates.
+        rest_api.add_property_override("OpenApiVersion", "2.0")
         rest_api.add_property_override("TracingEnabled", True)
         rest_api.add_property_override("MethodSettings", [{
             "ResourcePath": "/*",

@@ -226,6 +226,10 @@ def test_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(cli_synthesis
     _, topic_policy = _only(template, "AWS::SNS::TopicPolicy")
 
     assert key["Properties"]["EnableKeyRotation"] is True
+    # Destroying the stage schedules the key's deletion (after KMS's shortest waiting period)
+    # instead of leaving a billed key behind that nothing uses.
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    assert key["Properties"]["PendingWindowInDays"] == 7
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     [cloudwatch] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                     if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]

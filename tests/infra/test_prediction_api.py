@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from sleep_advisor_infra.prediction_api import ACCESS_LOG_FORMAT, AUTHORIZER_NAM
 from chalicelib.config import BUNDLED_MODEL_DIR, Settings
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
 from chalicelib.schemas import gateway_request_schema
+from tests.api_gateway import hostile_context, render_gateway_response
 from tests.infra.conftest import DEFAULT_CONTEXT, STACK_NAME, Synthesis
 
 
@@ -52,13 +52,15 @@ def test_image_context_holds_only_what_the_dockerfile_copies(cli_synthesis: Synt
     assert not [f for f in files if f.startswith((".venv", "infra", "tests", "model/train"))]
 
 
-def test_chalice_zip_carries_no_heavy_dependency(cli_synthesis: Synthesis) -> None:
-    # Chalice still zips the app for a code asset the image makes unused: keep it tiny.
-    [deployment_zip] = cli_synthesis.assembly_dir.glob("asset.*.zip")
-    names = zipfile.ZipFile(deployment_zip).namelist()
+def test_deploy_uploads_no_unused_chalice_zip(cli_synthesis: Synthesis) -> None:
+    # The function runs from the image: the only file assets are the stack's own templates.
+    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
+    packaging = {asset["source"].get("packaging", "file") for asset in assets["files"].values()}
+    paths = [asset["source"]["path"] for asset in assets["files"].values()]
 
-    assert deployment_zip.stat().st_size < 200_000
-    assert not [n for n in names if n.startswith(("sklearn", "numpy", "scipy", "model/"))]
+    assert packaging == {"file"}
+    assert all(path.endswith(".json") for path in paths), paths
+    assert not list(cli_synthesis.assembly_dir.glob("asset.*.zip"))
 
 
 def test_function_settings(template: Template) -> None:
@@ -150,14 +152,36 @@ def test_predict_body_is_validated_against_the_model_schema(template: Template) 
         metadata, Settings().max_batch_instances)
 
 
-def test_gateway_errors_use_the_service_error_shape(template: Template) -> None:
+def test_gateway_errors_render_as_json_in_the_service_error_shape(template: Template) -> None:
+    # Rendered as API Gateway renders them (tests/api_gateway.py): every variable substituted
+    # with hostile text, everything else left literal. Each must still parse as the error shape.
     responses = resource(template, "RestAPI")["Properties"]["DefinitionBody"][
         "x-amazon-apigateway-gateway-responses"]
+    context = hostile_context()
 
-    for name in ("BAD_REQUEST_BODY", "UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"):
-        rendered = responses[name]["responseTemplates"]["application/json"]
-        assert rendered.startswith('{"Code":"') and '"Message":' in rendered, name
+    for name, response in responses.items():
+        for content_type, body_template in response["responseTemplates"].items():
+            rendered = render_gateway_response(body_template, context)
+            try:
+                body = json.loads(rendered)
+            except ValueError as error:
+                pytest.fail(f"{name} ({content_type}) renders as invalid JSON: {error}\n{rendered}")
+            assert set(body) == {"Code", "Message"}, name
+            assert isinstance(body["Code"], str) and body["Code"], name
+            assert body["Message"] == context["context.error.message"], name
+    assert {"BAD_REQUEST_BODY", "UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(
+        responses)
     assert responses["THROTTLED"]["statusCode"] == 429
+    assert responses["BAD_REQUEST_BODY"]["statusCode"] == 400
+
+
+def test_the_rendering_model_catches_templates_api_gateway_would_break() -> None:
+    # VTL is not evaluated, and a raw variable inside quotes breaks on a double quote.
+    context = hostile_context()
+    for broken in ('{"Message":"$util.escapeJavaScript($context.error.message)"}',
+                   '{"Message":"$context.error.validationErrorString"}'):
+        with pytest.raises(ValueError):
+            json.loads(render_gateway_response(broken, context))
 
 
 def test_cognito_authorizer_guards_predict_and_model_not_health(template: Template) -> None:
@@ -200,7 +224,12 @@ def test_api_gateway_logging_role_is_set_before_the_stage(template: Template) ->
 
     assert account_id in resource(template, "RestAPI")["DependsOn"]
     role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
-    assert "apigateway.amazonaws.com" in json.dumps(resource(template, role_id))
+    role = resource(template, role_id)
+    assert "apigateway.amazonaws.com" in json.dumps(role)
+    # One setting per account and region, shared by every stage's API: destroying this stage
+    # must leave the role the setting points at, or every API's logging in the region stops.
+    for shared in (account, role):
+        assert (shared["DeletionPolicy"], shared["UpdateReplacePolicy"]) == ("Retain", "Retain")
     execution_logs = template.find_resources("AWS::Logs::LogGroup", {"Properties": {
         "LogGroupName": {"Fn::Join": Match.any_value()}}})
     assert len(execution_logs) == 1

@@ -58,6 +58,23 @@ def test_sam_transform_yields_an_image_function_and_a_configured_stage(
     assert "DestinationArn" in stage["Properties"]["AccessLogSetting"]
 
 
+def test_the_api_is_served_on_exactly_the_configured_stage(transformed: dict[str, Any]) -> None:
+    # SAM gives the Deployment a StageName "Stage" unless OpenApiVersion is set: a second stage
+    # without throttling, logs or tracing. Count stages from both places CloudFormation makes them.
+    resources = transformed["Resources"].values()
+    stages = [r["Properties"] for r in resources if r["Type"] == "AWS::ApiGateway::Stage"]
+    deployments = [r["Properties"] for r in resources if r["Type"] == "AWS::ApiGateway::Deployment"]
+    names = [s["StageName"] for s in stages] + [d["StageName"] for d in deployments if "StageName" in d]
+
+    assert names == ["api"]
+    [stage] = stages
+    assert stage["TracingEnabled"] is True
+    assert "DestinationArn" in stage["AccessLogSetting"]
+    [method_settings] = stage["MethodSettings"]
+    assert method_settings["LoggingLevel"] == "ERROR"
+    assert method_settings["ThrottlingRateLimit"] > 0 and method_settings["ThrottlingBurstLimit"] > 0
+
+
 def test_cfn_lint_finds_no_error_in_the_synthesized_template(cli_synthesis: Synthesis) -> None:
     assert cfn_lint_errors(cli_synthesis.template) == []
 
