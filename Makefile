@@ -11,7 +11,7 @@ CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=tru
 CONTEXT ?=
 STAGE ?= dev
 
-.PHONY: install run test train bench lock synth bootstrap deploy destroy smoke
+.PHONY: install run test test-fast train bench lock synth bootstrap deploy destroy smoke
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dev.txt
@@ -29,9 +29,14 @@ install: $(INSTALLED) $(CDK_INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/chalice local --host 127.0.0.1 --port $(PORT)
 
-## Run the whole test suite (service, Lambda runtime, image, infrastructure).
+## Run the whole test suite: every layer, integration included (what CI runs).
 test: $(INSTALLED) $(CDK_INSTALLED)
 	$(BIN)/python -m pytest
+
+## The fast loop (about 15 s): unit, API (test client) and in-process infrastructure tests.
+test-fast: $(INSTALLED)
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -p no:schemathesis -p no:anyio \
+		tests/unit tests/api tests/infra
 
 ## Retrain the bundled model; the artifact and metadata in model/ are rewritten.
 train: $(INSTALLED)

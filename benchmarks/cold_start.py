@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import REPO_ROOT, chalice_environment
+from harness import REPO_ROOT
+from harness.samples import chalice_environment
 
 RUNS = 7
 # One invocation in a fresh process: timings and peak RSS go to stderr as JSON.
@@ -47,12 +48,12 @@ def directory_mb(path: Path) -> float:
 
 
 def main() -> None:
-    from tests.conftest import SHORT_NIGHT
-    from tests.container_image import build_image, image_layout
-    from tests.lambda_runtime import api_gateway_event
+    from harness.container_image import build_image, image_layout_of
+    from harness.lambda_runtime import api_gateway_event
+    from harness.samples import SHORT_NIGHT
 
     with tempfile.TemporaryDirectory() as workdir:
-        layout = image_layout(build_image(Path(workdir)), Path(workdir))
+        layout = image_layout_of(build_image(Path(workdir)), Path(workdir))
         task = layout.task_root
         own = {"app.py", "chalicelib", "model"}
         dependencies_mb = sum(

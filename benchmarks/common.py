@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -15,15 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("chalice", "scikit-learn", "numpy", "scipy", "aws-lambda-powertools", "aws-xray-sdk",
             "pydantic")
-
-
-def chalice_environment() -> dict[str, str]:
-    """The function's environment from .chalice/config.json, as Lambda would set it."""
-    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
-    return dict(config["environment_variables"])
 
 
 def machine_description() -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO_ROOT
+from harness import REPO_ROOT
 
 PRICES_AS_OF = "2026-11-25"
 # (price in USD, unit, source page). Checked against the pages on the date above; the build
@@ -124,7 +124,7 @@ def function_log_bytes_per_request() -> int:
         "environment_variables"])
     import app as service
     from chalicelib.observability import logger
-    from tests.conftest import SHORT_NIGHT
+    from harness.samples import SHORT_NIGHT
 
     stream = io.StringIO()
     handler = logger.registered_handler

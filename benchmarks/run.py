@@ -11,8 +11,9 @@ import subprocess
 import sys
 from typing import Any
 
-from benchmarks.common import REPO_ROOT, machine_description
+from benchmarks.common import machine_description
 from benchmarks.cost import Profile, cpu_share, lambda_compute_usd, projected_init_s
+from harness import REPO_ROOT
 
 MEMORY_LADDER_MB = (128, 256, 512, 640, 768, 1024, 1536, 1769, 2048)
 OBJECTIVE_S = 10.0
@@ -74,8 +75,8 @@ def main() -> None:
 def load_section() -> str:
     """8 clients, 4,000 requests against chalice local on loopback (single-threaded server)."""
     from benchmarks.load import run_load
-    from tests.conftest import SHORT_NIGHT
-    from tests.support import ChaliceLocal
+    from harness.chalice_local import ChaliceLocal
+    from harness.samples import SHORT_NIGHT
 
     with ChaliceLocal.start(REPO_ROOT) as server:
         result = run_load(server.port, SHORT_NIGHT, clients=8, total=4000)

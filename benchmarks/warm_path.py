@@ -24,7 +24,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from benchmarks.common import FakeLambdaContext, chalice_environment, summary, time_calls
+from benchmarks.common import FakeLambdaContext, summary, time_calls
+from harness.samples import chalice_environment
 
 CALLS = 2000
 BLOCK = 100
@@ -50,8 +51,8 @@ def main() -> None:
 
     import app as service
     from chalicelib import observability
-    from tests.conftest import NIGHTS_BY_ADVICE, SHORT_NIGHT
-    from tests.lambda_runtime import api_gateway_event
+    from harness.lambda_runtime import api_gateway_event
+    from harness.samples import NIGHTS_BY_ADVICE, SHORT_NIGHT
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

@@ -1,24 +1,26 @@
-"""Fixtures shared by the test layers: valid input, the app under test, a second model."""
+"""Fixtures shared by the test layers: the app under test, a second model, real processes.
+
+Layers (each a folder, runnable alone): unit/ (model, schemas, cost model), api/ (Chalice's
+test client), infra/ (the stack synthesized in-process), integration/ (real processes: chalice
+local, the runtime client, the image build, the CDK CLI, the SAM transform, cdk-nag, load).
+`make test-fast` runs the first three.
+"""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import pytest
 from chalice.test import Client
-from sklearn.tree import DecisionTreeClassifier
+from hypothesis import settings
 
-from chalicelib.config import BUNDLED_MODEL_DIR, get_settings
+from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import (
     ARTIFACT_FILENAME,
     METADATA_FILENAME,
@@ -26,49 +28,22 @@ from chalicelib.metadata import (
     EvaluationMetrics,
     FeatureSpec,
 )
-from model.train import write_model
-from tests.container_image import ImageBuild, build_image
-from tests.container_image import image_layout as image_layout_of
-from tests.lambda_runtime import ImageLayout
-from tests.support import ChaliceLocal
+from harness import REPO_ROOT
+from harness.chalice_local import ChaliceLocal
+from harness.container_image import ImageBuild, build_image, image_layout_of
+from harness.lambda_runtime import ImageLayout
+from harness.samples import SHORT_NIGHT, chalice_environment
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# The app reads its POWERTOOLS_* settings at import, as it does in Lambda, so the environment
-# of .chalice/config.json is applied before anything imports it.
-CHALICE_ENVIRONMENT: dict[str, str] = json.loads(
-    (REPO_ROOT / ".chalice" / "config.json").read_text()
-)["environment_variables"]
-os.environ.update(CHALICE_ENVIRONMENT)
-
-# One plausible night: short sleep, so the bundled model advises a longer sleep window.
-SHORT_NIGHT: dict[str, Any] = {
-    "sleep_duration_hours": 5.5,
-    "sleep_latency_minutes": 15,
-    "night_awakenings": 1,
-    "bedtime_variability_minutes": 20,
-    "screen_minutes_before_bed": 15,
-    "caffeine_after_14h_mg": 0,
-    "exercise_minutes": 30,
-}
-
-_FEATURE_NAMES = list(SHORT_NIGHT)
-# One night per advice class of the bundled model (each predicted with probability > 0.98).
-NIGHTS_BY_ADVICE: dict[str, dict[str, Any]] = {
-    advice: dict(zip(_FEATURE_NAMES, values, strict=True)) for advice, values in {
-        "extend_sleep_window": [5.5, 15, 1, 20, 15, 0, 30],
-        "cut_late_caffeine": [7.8, 50, 4, 20, 15, 400, 30],
-        "fix_schedule": [7.5, 15, 1, 150, 15, 0, 30],
-        "reduce_evening_screens": [7.6, 60, 1, 20, 150, 0, 30],
-        "keep_routine": [7.8, 12, 0, 15, 10, 0, 60],
-    }.items()
-}
+# `make test-fast` trades example counts for speed; `make test` (and CI) runs them all.
+settings.register_profile("fast", max_examples=25, deadline=None)
+settings.register_profile("full", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
 
 
-def post_predict(client: Client, document: Any) -> Any:
-    """POST /predict with a JSON document through Chalice's test client."""
-    return client.http.post("/predict", headers={"Content-Type": "application/json"},
-                            body=json.dumps(document))
+def pytest_configure(config: pytest.Config) -> None:
+    # The app reads its POWERTOOLS_* settings at import, as it does in Lambda, so the
+    # environment of .chalice/config.json is in place before any test imports it.
+    os.environ.update(chalice_environment())
 
 
 @pytest.fixture
@@ -82,27 +57,6 @@ def model_copy(tmp_path: Path) -> Path:
 @pytest.fixture
 def night() -> dict[str, Any]:
     return copy.deepcopy(SHORT_NIGHT)
-
-
-def import_app(module_name: str, model_dir: Path | None = None) -> ModuleType:
-    """Import app.py afresh as `module_name`, serving the model in `model_dir`."""
-    previous = os.environ.get("SLEEP_ADVISOR_MODEL_DIR")
-    if model_dir is not None:
-        os.environ["SLEEP_ADVISOR_MODEL_DIR"] = str(model_dir)
-    get_settings.cache_clear()
-    try:
-        spec = importlib.util.spec_from_file_location(module_name, REPO_ROOT / "app.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        if previous is None:
-            os.environ.pop("SLEEP_ADVISOR_MODEL_DIR", None)
-        else:
-            os.environ["SLEEP_ADVISOR_MODEL_DIR"] = previous
-        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +92,11 @@ BEDROOM_CLASSES = (
 @pytest.fixture(scope="session")
 def bedroom_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second, tiny model with other features and classes, written like the real one."""
+    import numpy as np
+    from sklearn.tree import DecisionTreeClassifier
+
+    from model.train import write_model
+
     rng = np.random.default_rng(3)
     temperature = rng.uniform(10, 35, 600)
     naps = rng.integers(0, 5, 600)

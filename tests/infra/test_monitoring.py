@@ -1,29 +1,15 @@
-"""Dashboard, alarms and alerting: every metric they use is one that is really written."""
+"""Dashboard, alarms and alerting in the synthesized template."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sleep_advisor_infra.alerting import CHATBOT_READ_ACTIONS
 from sleep_advisor_infra.monitoring import INIT_DURATION, MAX_MEMORY_USED
 
-from tests.bad_requests import JSON
-from tests.conftest import NIGHTS_BY_ADVICE, SHORT_NIGHT
-from tests.emf import emf_blobs, emitted_metrics
-from tests.infra.conftest import Synthesis
-from tests.infra.template_checks import (
-    cfn_lint_errors,
-    nag_violations,
-    sam_transform,
-    violations_in,
-)
-from tests.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
-
-Dimensions = frozenset[tuple[str, str]]
-MetricKey = tuple[str, str, Dimensions]
+from harness.cdk import Synthesis
+from harness.templates import alarm_metrics, alarms_by_name, dashboard_metrics, only, render_reference
 
 # A cold start's report, as Lambda writes it to a function with the JSON log format.
 PLATFORM_REPORT = {
@@ -40,90 +26,10 @@ PLATFORM_REPORT = {
 }
 
 
-def _render(value: Any) -> str:
-    """A CloudFormation string expression with each reference written as <Ref:LogicalId>."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return f"<Ref:{value['Ref']}>"
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_render(part) for part in parts)
-    if "Fn::GetAtt" in value:
-        return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
-    raise ValueError(value)
-
-
-def dashboard_metrics(template: dict[str, Any]) -> list[MetricKey]:
-    [dashboard] = [r for r in template["Resources"].values()
-                   if r["Type"] == "AWS::CloudWatch::Dashboard"]
-    body = json.loads(_render(dashboard["Properties"]["DashboardBody"]))
-    found = []
-    for widget in body["widgets"]:
-        for metric in widget["properties"].get("metrics", []):
-            fields = [f for f in metric if not isinstance(f, dict)]
-            namespace, name, *pairs = fields
-            found.append((namespace, name, frozenset(zip(pairs[::2], pairs[1::2], strict=True))))
-    return found
-
-
-def alarm_metrics(template: dict[str, Any]) -> list[MetricKey]:
-    found = []
-    for alarm in _alarms(template).values():
-        properties = alarm["Properties"]
-        stats = ([q["MetricStat"]["Metric"] for q in properties["Metrics"] if "MetricStat" in q]
-                 if "Metrics" in properties else [properties])
-        for metric in stats:
-            dimensions = frozenset((d["Name"], _render(d["Value"]))
-                                   for d in metric.get("Dimensions", []))
-            found.append((metric["Namespace"], metric["MetricName"], dimensions))
-    return found
-
-
-def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1]: r
-            for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-
-
-def _only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
-    [(logical_id, found)] = [(k, r) for k, r in template["Resources"].items()
-                             if r["Type"] == resource_type]
-    return logical_id, found
-
-
-@pytest.fixture(scope="module")
-def emitted(image_layout: ImageLayout, cli_synthesis: Synthesis) -> set[MetricKey]:
-    """EMF from the image's entry point with the deployed function's environment variables."""
-    environment = cli_synthesis.template["Resources"]["APIHandler"]["Properties"][
-        "Environment"]["Variables"]
-    with LambdaFunction.start(image_layout, environment) as function:
-        every_class = {"instances": list(NIGHTS_BY_ADVICE.values())}
-        for document in (every_class, {"features": SHORT_NIGHT}, {"features": {"naps": 1}}):
-            function.invoke(api_gateway_event("POST", "/predict", json.dumps(document), JSON))
-        output = function.output()
-    return {(m.namespace, m.name, m.dimensions) for m in emitted_metrics(emf_blobs(output))}
-
-
-def test_every_custom_metric_on_the_dashboard_and_alarms_is_emitted(
-    cli_synthesis: Synthesis, emitted: set[MetricKey]
-) -> None:
-    template = cli_synthesis.template
-    namespace = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"][
-        "POWERTOOLS_METRICS_NAMESPACE"]
-    used = set(dashboard_metrics(template)) | set(alarm_metrics(template))
-    custom = {m for m in used if m[0] == namespace and m[1] not in (MAX_MEMORY_USED, INIT_DURATION)}
-
-    assert namespace == "SleepAdvisor/dev"
-    assert custom, "the dashboard shows custom metrics"
-    assert custom <= emitted, custom - emitted
-    advice_classes = {dict(m[2]).get("Advice") for m in custom if m[1] == "AdviceGiven"}
-    assert advice_classes == set(NIGHTS_BY_ADVICE)
-
-
 def test_platform_metrics_come_from_metric_filters_on_the_function_logs(
-    cli_synthesis: Synthesis,
+    synthesis: Synthesis,
 ) -> None:
-    template = cli_synthesis.template
+    template = synthesis.template
     log_group = template["Resources"]["APIHandler"]["Properties"]["LoggingConfig"]["LogGroup"]
     filters = {f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
                for f in template["Resources"].values() if f["Type"] == "AWS::Logs::MetricFilter"}
@@ -149,8 +55,8 @@ def _json_path(document: dict[str, Any], path: str) -> Any:
     return value
 
 
-def test_aws_metrics_use_the_generated_function_and_api(cli_synthesis: Synthesis) -> None:
-    template = cli_synthesis.template
+def test_aws_metrics_use_the_generated_function_and_api(synthesis: Synthesis) -> None:
+    template = synthesis.template
     api = template["Resources"]["RestAPI"]["Properties"]
     used = set(dashboard_metrics(template)) | set(alarm_metrics(template))
     lambda_dimensions = {m[2] for m in used if m[0] == "AWS/Lambda"}
@@ -162,9 +68,9 @@ def test_aws_metrics_use_the_generated_function_and_api(cli_synthesis: Synthesis
     assert {m[0] for m in used} == {"AWS/Lambda", "AWS/ApiGateway", "SleepAdvisor/dev"}
 
 
-def test_dashboard_has_the_widgets_on_call_needs(cli_synthesis: Synthesis) -> None:
-    _, dashboard = _only(cli_synthesis.template, "AWS::CloudWatch::Dashboard")
-    body = json.loads(_render(dashboard["Properties"]["DashboardBody"]))
+def test_dashboard_has_the_widgets_on_call_needs(synthesis: Synthesis) -> None:
+    _, dashboard = only(synthesis.template, "AWS::CloudWatch::Dashboard")
+    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
     widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
 
     assert {
@@ -193,10 +99,10 @@ EXPECTED_ALARMS = {
 }
 
 
-def test_alarm_thresholds_periods_statistics_and_actions(cli_synthesis: Synthesis) -> None:
-    template = cli_synthesis.template
-    topic_id, _ = _only(template, "AWS::SNS::Topic")
-    alarms = _alarms(template)
+def test_alarm_thresholds_periods_statistics_and_actions(synthesis: Synthesis) -> None:
+    template = synthesis.template
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    alarms = alarms_by_name(template)
 
     assert set(alarms) == set(EXPECTED_ALARMS)
     for name, (metric, statistic, period, threshold, operator, evaluated, to_alarm,
@@ -219,11 +125,11 @@ def test_alarm_thresholds_periods_statistics_and_actions(cli_synthesis: Synthesi
         assert "Check first" in properties["AlarmDescription"], name
 
 
-def test_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(cli_synthesis: Synthesis) -> None:
-    template = cli_synthesis.template
-    key_id, key = _only(template, "AWS::KMS::Key")
-    _, topic = _only(template, "AWS::SNS::Topic")
-    _, topic_policy = _only(template, "AWS::SNS::TopicPolicy")
+def test_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(synthesis: Synthesis) -> None:
+    template = synthesis.template
+    key_id, key = only(template, "AWS::KMS::Key")
+    _, topic = only(template, "AWS::SNS::Topic")
+    _, topic_policy = only(template, "AWS::SNS::TopicPolicy")
 
     assert key["Properties"]["EnableKeyRotation"] is True
     # Destroying the stage schedules the key's deletion (after KMS's shortest waiting period)
@@ -244,19 +150,19 @@ def test_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(cli_synthesis
 
 
 def test_without_slack_ids_the_stack_synthesizes_without_chatbot_and_warns(
-    cli_synthesis: Synthesis,
+    synthesis: Synthesis,
 ) -> None:
-    types = {r["Type"] for r in cli_synthesis.template["Resources"].values()}
+    types = {r["Type"] for r in synthesis.template["Resources"].values()}
 
     assert "AWS::Chatbot::SlackChannelConfiguration" not in types
     assert "AWS::SNS::Subscription" not in types
-    assert "Slack alerts are off" in cli_synthesis.output
+    assert "Slack alerts are off" in synthesis.output
 
 
 def test_slack_channel_is_read_only_and_subscribed(alerting_synthesis: Synthesis) -> None:
     template = alerting_synthesis.template
-    _, channel = _only(template, "AWS::Chatbot::SlackChannelConfiguration")
-    topic_id, _ = _only(template, "AWS::SNS::Topic")
+    _, channel = only(template, "AWS::Chatbot::SlackChannelConfiguration")
+    topic_id, _ = only(template, "AWS::SNS::Topic")
     properties = channel["Properties"]
     [guardrail_ref] = properties["GuardrailPolicies"]
     guardrail = template["Resources"][guardrail_ref["Ref"]]
@@ -273,17 +179,9 @@ def test_slack_channel_is_read_only_and_subscribed(alerting_synthesis: Synthesis
 
 
 def test_email_subscription_by_context(alerting_synthesis: Synthesis) -> None:
-    _, subscription = _only(alerting_synthesis.template, "AWS::SNS::Subscription")
+    _, subscription = only(alerting_synthesis.template, "AWS::SNS::Subscription")
 
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
 
 
-def test_alerting_stack_is_clean_for_cdk_nag_after_the_transform(
-    alerting_synthesis: Synthesis, tmp_path: Path
-) -> None:
-    transformed = sam_transform(alerting_synthesis.template)
-    report = nag_violations(alerting_synthesis.template, transformed, tmp_path)
-
-    assert violations_in(report) == []
-    assert cfn_lint_errors(alerting_synthesis.template) == []

@@ -13,8 +13,8 @@ from sleep_advisor_infra.prediction_api import ACCESS_LOG_FORMAT, AUTHORIZER_NAM
 from chalicelib.config import BUNDLED_MODEL_DIR, Settings
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
 from chalicelib.schemas import gateway_request_schema
-from tests.api_gateway import hostile_context, render_gateway_response
-from tests.infra.conftest import DEFAULT_CONTEXT, STACK_NAME, Synthesis
+from harness.api_gateway import hostile_context, render_gateway_response
+from harness.cdk import DEFAULT_CONTEXT
 
 
 def resource(template: Template, logical_id: str) -> dict[str, Any]:
@@ -24,43 +24,6 @@ def resource(template: Template, logical_id: str) -> dict[str, Any]:
 def only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
     [(logical_id, found)] = template.find_resources(resource_type).items()
     return logical_id, found
-
-
-def test_function_is_the_container_image_asset(cli_synthesis: Synthesis, template: Template) -> None:
-    function = resource(template, "APIHandler")["Properties"]
-    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
-    [(image_hash, image)] = assets["dockerImages"].items()
-
-    assert function["PackageType"] == "Image"
-    assert image_hash in json.dumps(function["ImageUri"])
-    assert image["source"]["directory"].startswith(f"asset.{image_hash}")
-    assert (cli_synthesis.assembly_dir / image["source"]["directory"] / "Dockerfile").is_file()
-    assert image["source"]["platform"] == "linux/amd64"
-    for zip_property in ("CodeUri", "Handler", "Runtime", "Layers"):
-        assert zip_property not in function
-
-
-def test_image_context_holds_only_what_the_dockerfile_copies(cli_synthesis: Synthesis) -> None:
-    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
-    [image] = assets["dockerImages"].values()
-    context = cli_synthesis.assembly_dir / image["source"]["directory"]
-
-    files = {str(p.relative_to(context)) for p in context.rglob("*") if p.is_file()}
-
-    assert {"Dockerfile", "app.py", "model/model.joblib", "model/metadata.json",
-            "requirements/runtime.lock", "requirements/install-runtime.sh"} <= files
-    assert not [f for f in files if f.startswith((".venv", "infra", "tests", "model/train"))]
-
-
-def test_deploy_uploads_no_unused_chalice_zip(cli_synthesis: Synthesis) -> None:
-    # The function runs from the image: the only file assets are the stack's own templates.
-    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
-    packaging = {asset["source"].get("packaging", "file") for asset in assets["files"].values()}
-    paths = [asset["source"]["path"] for asset in assets["files"].values()]
-
-    assert packaging == {"file"}
-    assert all(path.endswith(".json") for path in paths), paths
-    assert not list(cli_synthesis.assembly_dir.glob("asset.*.zip"))
 
 
 def test_function_settings(template: Template) -> None:

@@ -1,4 +1,6 @@
-"""Bad POST /predict requests and the answer each must get, shared by every API test layer."""
+"""Sample requests: valid nights for the bundled model, and bad requests with the answer each
+must get, shared by every layer that sends requests (test client, chalice local, the runtime
+client, the benchmarks)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,37 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.conftest import SHORT_NIGHT
+from harness import REPO_ROOT
+
+# One plausible night: short sleep, so the bundled model advises a longer sleep window.
+SHORT_NIGHT: dict[str, Any] = {
+    "sleep_duration_hours": 5.5,
+    "sleep_latency_minutes": 15,
+    "night_awakenings": 1,
+    "bedtime_variability_minutes": 20,
+    "screen_minutes_before_bed": 15,
+    "caffeine_after_14h_mg": 0,
+    "exercise_minutes": 30,
+}
+
+_FEATURE_NAMES = list(SHORT_NIGHT)
+# One night per advice class of the bundled model (each predicted with probability > 0.98).
+NIGHTS_BY_ADVICE: dict[str, dict[str, Any]] = {
+    advice: dict(zip(_FEATURE_NAMES, values, strict=True)) for advice, values in {
+        "extend_sleep_window": [5.5, 15, 1, 20, 15, 0, 30],
+        "cut_late_caffeine": [7.8, 50, 4, 20, 15, 400, 30],
+        "fix_schedule": [7.5, 15, 1, 150, 15, 0, 30],
+        "reduce_evening_screens": [7.6, 60, 1, 20, 150, 0, 30],
+        "keep_routine": [7.8, 12, 0, 15, 10, 0, 60],
+    }.items()
+}
+
+
+def chalice_environment() -> dict[str, str]:
+    """The function's environment variables from .chalice/config.json, as Lambda sets them."""
+    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+    return dict(config["environment_variables"])
+
 
 JSON = {"Content-Type": "application/json"}
 

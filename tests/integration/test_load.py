@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from benchmarks.load import run_load
-from tests.conftest import SHORT_NIGHT
-from tests.support import ChaliceLocal
+from harness.chalice_local import ChaliceLocal
+from harness.samples import SHORT_NIGHT
 
 
 def test_every_request_is_answered_as_expected(chalice_local: ChaliceLocal) -> None:

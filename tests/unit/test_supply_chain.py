@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements"
+from harness import REPO_ROOT
+
+REQUIREMENTS = REPO_ROOT / "requirements"
 
 
 def pins(path: Path) -> dict[str, str]:

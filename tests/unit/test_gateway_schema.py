@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 from chalicelib.config import BUNDLED_MODEL_DIR, Settings
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
 from chalicelib.schemas import RequestRejected, RequestSchema, gateway_request_schema
-from tests.api_gateway import (
+from harness import REPO_ROOT, examples
+from harness.api_gateway import (
     ENFORCED_KEYWORDS,
     UNCERTAIN_KEYWORDS,
     gateway_refusal,
     strictest,
 )
-from tests.bad_requests import BAD_REQUESTS, BadRequest
-from tests.conftest import REPO_ROOT, SHORT_NIGHT
+from harness.samples import BAD_REQUESTS, SHORT_NIGHT, BadRequest
 
 METADATA = ModelMetadata.model_validate_json((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
 SETTINGS = Settings()
@@ -82,7 +82,7 @@ def test_gateway_model_is_draft_4_and_claims_no_unsupported_check() -> None:
     assert not used & UNSUPPORTED
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(REQUESTS)
 @example({"features": {**SHORT_NIGHT, "night_awakenings": 2.0}})
 @example({"features": {s.name: s.maximum for s in METADATA.features}})

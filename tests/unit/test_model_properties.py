@@ -14,12 +14,13 @@ from chalicelib.advisor import SleepAdvisor
 from chalicelib.config import BUNDLED_MODEL_DIR, Settings
 from chalicelib.metadata import FeatureSpec
 from chalicelib.schemas import RequestRejected, RequestSchema
+from harness import examples
 
 ADVISOR = SleepAdvisor.load(BUNDLED_MODEL_DIR)
 FEATURES = ADVISOR.metadata.features
 SCHEMA = RequestSchema(ADVISOR.metadata, max_batch_instances=Settings().max_batch_instances,
                        max_body_bytes=Settings().max_body_bytes)
-EXAMPLES = 300
+EXAMPLES = examples(300)
 
 
 def value_of(spec: FeatureSpec) -> st.SearchStrategy[float]:

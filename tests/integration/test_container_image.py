@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.metadata import METADATA_FILENAME
-from tests.container_image import (
+from harness.container_image import (
     BASE_IMAGE_COMMANDS,
     REPO_ROOT,
     ImageBuild,
@@ -21,7 +21,7 @@ from tests.container_image import (
     dockerfile_base_image,
     instructions,
 )
-from tests.lambda_runtime import ImageLayout
+from harness.lambda_runtime import ImageLayout
 
 
 def test_base_image_is_lambda_python_of_the_project_version_pinned_by_digest() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,7 @@ from aws_cdk import cloudformation_include
 from samtranslator.translator.transform import transform
 from sleep_advisor_infra.nag import acknowledge, attach_rule_packs
 
-REGION = "eu-central-1"
-ACCOUNT = "123456789012"
+from harness.cdk import ACCOUNT, REGION, region_set
 
 
 class _NoManagedPolicies:
@@ -26,9 +24,9 @@ class _NoManagedPolicies:
 
 def sam_transform(template: dict[str, Any]) -> dict[str, Any]:
     """The template as CloudFormation will see it after `AWS::Serverless-2016-10-31`."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     parameters = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
-    return dict(transform(copy.deepcopy(template), parameters, _NoManagedPolicies()))
+    with region_set():
+        return dict(transform(copy.deepcopy(template), parameters, _NoManagedPolicies()))
 
 
 def cfn_lint_errors(template: dict[str, Any]) -> list[str]:
@@ -91,3 +89,59 @@ def violations_in(report: dict[str, Any], key: str = "violations") -> list[str]:
             for violating in violation.get("violatingConstructs", []):
                 found.append(f"{violation['ruleName']} {violating['constructPath']}")
     return found
+
+
+# Reading a template's dashboard and alarms -------------------------------------------------
+
+Dimensions = frozenset[tuple[str, str]]
+MetricKey = tuple[str, str, Dimensions]
+
+def render_reference(value: Any) -> str:
+    """A CloudFormation string expression with each reference written as <Ref:LogicalId>."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render_reference(part) for part in parts)
+    if "Fn::GetAtt" in value:
+        return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
+    raise ValueError(value)
+
+
+def dashboard_metrics(template: dict[str, Any]) -> list[MetricKey]:
+    [dashboard] = [r for r in template["Resources"].values()
+                   if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
+    found = []
+    for widget in body["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            fields = [f for f in metric if not isinstance(f, dict)]
+            namespace, name, *pairs = fields
+            found.append((namespace, name, frozenset(zip(pairs[::2], pairs[1::2], strict=True))))
+    return found
+
+
+def alarm_metrics(template: dict[str, Any]) -> list[MetricKey]:
+    found = []
+    for alarm in alarms_by_name(template).values():
+        properties = alarm["Properties"]
+        stats = ([q["MetricStat"]["Metric"] for q in properties["Metrics"] if "MetricStat" in q]
+                 if "Metrics" in properties else [properties])
+        for metric in stats:
+            dimensions = frozenset((d["Name"], render_reference(d["Value"]))
+                                   for d in metric.get("Dimensions", []))
+            found.append((metric["Namespace"], metric["MetricName"], dimensions))
+    return found
+
+
+def alarms_by_name(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1]: r
+            for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    [(logical_id, found)] = [(k, r) for k, r in template["Resources"].items()
+                             if r["Type"] == resource_type]
+    return logical_id, found

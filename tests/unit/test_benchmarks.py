@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ from benchmarks.cost import (
     projected_init_s,
 )
 from benchmarks.run import choose_memory
+from harness import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MEASURED = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
 
 

@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
-from tests.bad_requests import JSON
-from tests.conftest import CHALICE_ENVIRONMENT, SHORT_NIGHT
-from tests.emf import emf_blobs, emitted_metrics
-from tests.lambda_runtime import (
+from harness.emf import emf_blobs, emitted_metrics
+from harness.lambda_runtime import (
     ImageLayout,
     LambdaFunction,
     api_gateway_event,
     dev_shm_is_modelled,
 )
+from harness.samples import JSON, SHORT_NIGHT, chalice_environment
 
 
 class XRayDaemon:
@@ -65,7 +64,7 @@ def trace_root(trace_header: str) -> str:
 def test_traces_have_load_handler_and_inference_subsegments(
     image_layout: ImageLayout, xray_daemon: XRayDaemon
 ) -> None:
-    env = {**CHALICE_ENVIRONMENT, "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address}
+    env = {**chalice_environment(), "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address}
     with LambdaFunction.start(image_layout, env) as function:
         cold = function.invoke(predict_event({"features": SHORT_NIGHT}))
         warm = function.invoke(predict_event({"features": SHORT_NIGHT}))
@@ -98,7 +97,7 @@ def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) ->
     closed_address = f"127.0.0.1:{probe.getsockname()[1]}"
     probe.close()  # nothing listens there any more
 
-    env = {**CHALICE_ENVIRONMENT, "AWS_XRAY_DAEMON_ADDRESS": closed_address}
+    env = {**chalice_environment(), "AWS_XRAY_DAEMON_ADDRESS": closed_address}
     with LambdaFunction.start(image_layout, env) as function:
         answers = [function.invoke(predict_event({"features": SHORT_NIGHT})) for _ in range(3)]
 
@@ -107,7 +106,7 @@ def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) ->
 
 
 def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayout) -> None:
-    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
+    with LambdaFunction.start(image_layout, chalice_environment()) as function:
         function.invoke(predict_event({"features": SHORT_NIGHT}))
         function.invoke(predict_event({"features": SHORT_NIGHT}))
         output = function.output()
@@ -122,7 +121,7 @@ def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayo
 
 
 def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:
-    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
+    with LambdaFunction.start(image_layout, chalice_environment()) as function:
         answer = function.invoke(predict_event({"features": {**SHORT_NIGHT, "naps": 2}}))
 
     assert answer.response["statusCode"] == 400
@@ -160,7 +159,7 @@ def test_broken_model_fails_initialisation_and_never_answers(
     image_layout: ImageLayout, model_copy: Path, fault: str, problem: str
 ) -> None:
     _break_artifact(model_copy, fault)
-    env = {**CHALICE_ENVIRONMENT, "SLEEP_ADVISOR_MODEL_DIR": str(model_copy)}
+    env = {**chalice_environment(), "SLEEP_ADVISOR_MODEL_DIR": str(model_copy)}
 
     with LambdaFunction.start(image_layout, env) as function:
         assert function.api.init_failed.wait(60)
@@ -179,7 +178,7 @@ def test_broken_model_fails_initialisation_and_never_answers(
 def test_harness_takes_dev_shm_away_as_lambda_does(image_layout: ImageLayout) -> None:
     # The model must reproduce Lambda's condition: with joblib's probe left on, it warns.
     assert dev_shm_is_modelled()
-    env = {**CHALICE_ENVIRONMENT, "JOBLIB_MULTIPROCESSING": "1"}
+    env = {**chalice_environment(), "JOBLIB_MULTIPROCESSING": "1"}
     with LambdaFunction.start(image_layout, env) as function:
         function.invoke(predict_event({"features": SHORT_NIGHT}))
         output = function.output()
@@ -190,7 +189,7 @@ def test_harness_takes_dev_shm_away_as_lambda_does(image_layout: ImageLayout) ->
 def test_every_line_the_function_writes_is_json(image_layout: ImageLayout) -> None:
     # CloudWatch Logs Insights and the metric filters read JSON lines; a stray warning at every
     # cold start would be an unparsable line in every log stream.
-    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
+    with LambdaFunction.start(image_layout, chalice_environment()) as function:
         function.invoke(predict_event({"features": SHORT_NIGHT}))
         function.invoke(api_gateway_event("POST", "/predict", "{", JSON))
         output = function.output()
@@ -212,7 +211,7 @@ def test_body_flagged_base64_that_is_not_is_a_400_through_the_runtime(
 ) -> None:
     event = api_gateway_event("POST", "/predict", "%%% not base64 %%%", JSON)
     event["isBase64Encoded"] = True
-    with LambdaFunction.start(image_layout, CHALICE_ENVIRONMENT) as function:
+    with LambdaFunction.start(image_layout, chalice_environment()) as function:
         answer = function.invoke(event)
 
     assert answer.error is None

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support import stop
+from harness.chalice_local import stop
 
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:eu-central-1:000000000000:function:sleep-advisor-test"

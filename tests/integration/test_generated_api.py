@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from chalicelib.openapi import OPENAPI_PATH, ErrorResponse, bundled_openapi
-from tests.support import ChaliceLocal
+from harness.chalice_local import ChaliceLocal
 
 SCHEMA = schemathesis.openapi.from_path(str(OPENAPI_PATH))
 # (path, method, generation mode, examples): most of the budget where the input space is.

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lambda_runtime import ImageLayout
+from harness import REPO_ROOT
+from harness.lambda_runtime import ImageLayout
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 INSTALL_SCRIPT = "requirements/install-runtime.sh"
 
@@ -187,7 +187,7 @@ def build_image(workdir: Path, dockerfile: Path = DOCKERFILE, context: Path = RE
     return build
 
 
-def image_layout(build: ImageBuild, workdir: Path) -> ImageLayout:
+def image_layout_of(build: ImageBuild, workdir: Path) -> ImageLayout:
     """What the runtime needs of a built image, plus the runtime client the base image ships."""
     runtime_client = workdir / "runtime-client"
     subprocess.run(

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from chalicelib.metadata import ARTIFACT_FILENAME
-from tests.bad_requests import BAD_REQUESTS, JSON, BadRequest, assert_rejected
-from tests.conftest import REPO_ROOT
-from tests.emf import emf_blobs, emitted_metrics
-from tests.support import ChaliceLocal
+from harness import REPO_ROOT
+from harness.chalice_local import ChaliceLocal
+from harness.emf import emf_blobs, emitted_metrics
+from harness.samples import BAD_REQUESTS, JSON, BadRequest, assert_rejected
 
 
 def test_predict_answers_over_http(chalice_local: ChaliceLocal, night: dict[str, Any]) -> None:
@@ -81,3 +81,15 @@ def test_chalice_local_prints_the_same_log_lines_and_emf(
     assert {"PredictionProbability", "AdviceGiven", "InferenceLatency"} <= {
         m.name for m in metrics
     }
+
+
+def test_second_model_served_by_chalice_local(bedroom_model_dir: Path) -> None:
+    with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(bedroom_model_dir)}) as server:
+        answer = server.request(
+            "POST", "/predict",
+            json.dumps({"instances": [{"room_temperature_celsius": 18.0, "naps": 4}]}).encode(),
+            JSON,
+        )
+
+    assert answer.status == 200
+    assert answer.json()["predictions"][0]["advice_id"] == "skip_naps"

@@ -13,8 +13,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.observability import logger
-from tests.conftest import post_predict
-from tests.emf import emf_blobs, emitted_metrics
+from harness.emf import emf_blobs, emitted_metrics
+from harness.service import post_predict
 
 # Distinctive values: if any of them shows up in the output, a feature value leaked.
 PRIVATE_NIGHT = {

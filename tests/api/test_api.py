@@ -11,9 +11,9 @@ import pytest
 from chalice.local import LambdaContext
 from chalice.test import Client
 
-from tests.bad_requests import BAD_REQUESTS, BadRequest, assert_rejected
-from tests.conftest import post_predict
-from tests.lambda_runtime import api_gateway_event
+from harness.lambda_runtime import api_gateway_event
+from harness.samples import BAD_REQUESTS, BadRequest, assert_rejected
+from harness.service import post_predict
 
 
 def test_single_night_gets_advice_with_all_class_probabilities(

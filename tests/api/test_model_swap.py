@@ -11,9 +11,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.observability import label_with_model_version
-from tests.bad_requests import JSON
-from tests.conftest import REPO_ROOT, import_app
-from tests.support import ChaliceLocal
+from harness.samples import JSON
+from harness.service import import_app
 
 
 @pytest.fixture
@@ -47,15 +46,3 @@ def test_second_model_gets_its_own_request_schema(bedroom_app: ModuleType) -> No
         "features.naps": "missing",
     }
     assert [f["name"] for f in card["features"]] == ["room_temperature_celsius", "naps"]
-
-
-def test_second_model_served_by_chalice_local(bedroom_model_dir: Path) -> None:
-    with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(bedroom_model_dir)}) as server:
-        answer = server.request(
-            "POST", "/predict",
-            json.dumps({"instances": [{"room_temperature_celsius": 18.0, "naps": 4}]}).encode(),
-            JSON,
-        )
-
-    assert answer.status == 200
-    assert answer.json()["predictions"][0]["advice_id"] == "skip_naps"

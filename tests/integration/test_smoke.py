@@ -13,7 +13,7 @@ import pytest
 import smoke
 from moto import mock_aws
 
-from tests.support import ChaliceLocal, free_loopback_port
+from harness.chalice_local import ChaliceLocal, free_loopback_port
 
 
 def test_smoke_passes_against_a_serving_api(chalice_local: ChaliceLocal,

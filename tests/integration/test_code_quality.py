@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harness import REPO_ROOT
+
 BIN = Path(sys.executable).parent
 
 

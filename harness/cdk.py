@@ -1,0 +1,105 @@
+"""The stack synthesized two ways: by the pinned CDK CLI, as a developer runs it, and in this
+process (seconds instead of tens of seconds) for template assertions and context variants."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import REPO_ROOT
+
+INFRA_DIR = REPO_ROOT / "infra"
+STACK_NAME = "SleepAdvisor-dev"
+REGION = "eu-central-1"
+ACCOUNT = "123456789012"
+DEFAULT_CONTEXT: dict[str, Any] = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
+SLACK_CONTEXT = {
+    "slack_workspace_id": "T0123ABCD", "slack_channel_id": "C0456EFGH",
+    "alarm_email": "oncall@example.com",
+}
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    template: dict[str, Any]
+    assembly_dir: Path
+    seconds: float
+    output: str  # the CLI's output, or in-process the stack's warnings
+
+
+def offline_environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        # `python app.py` in cdk.json must be this venv's interpreter.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+        # Any attempt to reach the network fails fast instead of passing unnoticed.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+
+
+def cli_synth(assembly: Path, **context: str) -> Synthesis:
+    """`cdk synth` by the pinned CLI, as a developer runs it (rule packs included).
+
+    Proxies point at a closed loopback port, so a synth that needed the network would fail
+    here instead of quietly reaching out.
+    """
+    flags = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(INFRA_DIR / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "--no-notices",
+         "--output", str(assembly), *flags],
+        cwd=INFRA_DIR, env=offline_environment(), capture_output=True, text=True, timeout=600,
+    )
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"cdk synth failed:\n{result.stdout}{result.stderr}")
+    template = json.loads((assembly / f"{STACK_NAME}.template.json").read_text())
+    return Synthesis(template, assembly, seconds, result.stdout + result.stderr)
+
+
+@contextlib.contextmanager
+def region_set() -> Iterator[None]:
+    # Chalice's packaging needs a region (none is contacted); leave the environment as found.
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
+
+
+def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
+    """The stack synthesized in this process with context overrides (no rule packs)."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Annotations, Match, Template
+    from sleep_advisor_infra.config import StageConfig
+    from sleep_advisor_infra.stack import SleepAdvisorStack
+
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.chdir(workdir), region_set():  # Chalice packages into ./chalice.out
+        app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context})
+        config = StageConfig.from_context(app.node)
+        stack = SleepAdvisorStack(app, config.stack_id, config=config,
+                                  env=cdk.Environment(account=ACCOUNT, region=REGION))
+        template: dict[str, Any] = Template.from_stack(stack).to_json()
+        warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    output = "\n".join(str(w.entry.data) for w in warnings)
+    return Synthesis(template, workdir / "cdk.out", time.monotonic() - started, output)

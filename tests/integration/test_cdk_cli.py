@@ -1,0 +1,51 @@
+"""The cloud assembly the real CDK CLI writes: what `cdk deploy` uploads and builds."""
+
+from __future__ import annotations
+
+import json
+
+from harness.cdk import STACK_NAME, Synthesis
+
+
+def test_synthesis_ran_the_rule_packs(cli_synthesis: Synthesis) -> None:
+    report = cli_synthesis.assembly_dir / "validation-report.json"
+
+    assert report.is_file()
+    assert "Synthesis finished with errors" not in cli_synthesis.output
+
+
+def test_function_is_the_container_image_asset(cli_synthesis: Synthesis) -> None:
+    function = cli_synthesis.template["Resources"]["APIHandler"]["Properties"]
+    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
+    [(image_hash, image)] = assets["dockerImages"].items()
+
+    assert function["PackageType"] == "Image"
+    assert image_hash in json.dumps(function["ImageUri"])
+    assert image["source"]["directory"].startswith(f"asset.{image_hash}")
+    assert (cli_synthesis.assembly_dir / image["source"]["directory"] / "Dockerfile").is_file()
+    assert image["source"]["platform"] == "linux/amd64"
+    for zip_property in ("CodeUri", "Handler", "Runtime", "Layers"):
+        assert zip_property not in function
+
+
+def test_image_context_holds_only_what_the_dockerfile_copies(cli_synthesis: Synthesis) -> None:
+    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
+    [image] = assets["dockerImages"].values()
+    context = cli_synthesis.assembly_dir / image["source"]["directory"]
+
+    files = {str(p.relative_to(context)) for p in context.rglob("*") if p.is_file()}
+
+    assert {"Dockerfile", "app.py", "model/model.joblib", "model/metadata.json",
+            "requirements/runtime.lock", "requirements/install-runtime.sh"} <= files
+    assert not [f for f in files if f.startswith((".venv", "infra", "tests", "model/train"))]
+
+
+def test_deploy_uploads_no_unused_chalice_zip(cli_synthesis: Synthesis) -> None:
+    # The function runs from the image: the only file assets are the stack's own templates.
+    assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
+    packaging = {asset["source"].get("packaging", "file") for asset in assets["files"].values()}
+    paths = [asset["source"]["path"] for asset in assets["files"].values()]
+
+    assert packaging == {"file"}
+    assert all(path.endswith(".json") for path in paths), paths
+    assert not list(cli_synthesis.assembly_dir.glob("asset.*.zip"))
