@@ -4,7 +4,8 @@
 ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12@sha256:92c88c1adc374b073b07b12bd4045497af7da68230d47c2b330423115c5850dc
 FROM ${BASE_IMAGE}
 
-COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/install-runtime.sh /tmp/requirements/
+COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/lambda-platform \
+     requirements/install-runtime.sh /tmp/requirements/
 RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements \
     && rm -rf /tmp/requirements
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import binascii
-import time
 from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Chalice, ConvertToMiddleware, Request, Response
 
-from chalicelib import observability
+from chalicelib import contract, observability
 from chalicelib.advisor import SleepAdvisor
 from chalicelib.config import get_settings
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.schemas import RequestRejected, RequestSchema
 
 # Chalice logs unhandled exceptions to logging.getLogger(app_name): with its own handler off,
 # they reach Powertools' JSON handler, since POWERTOOLS_SERVICE_NAME is the same name.
-app = Chalice(app_name="sleep-advisor", configure_logs=False)
+app = Chalice(app_name=contract.SERVICE_NAME, configure_logs=False)
 
 # Loaded once per container, during initialisation: a missing, tampered or incompatible
 # artifact raises here, so the function never starts rather than answering wrongly.
@@ -52,45 +51,40 @@ def _raw_body(request: Request) -> bytes | str:
         ) from None
 
 
-def correlate_and_publish(event: Request, get_response: Callable[[Request], Response]) -> Response:
+def correlate(event: Request, get_response: Callable[[Request], Response]) -> Response:
     logger.set_correlation_id(_request_id(event))
-    observability.report_cold_start()
-    try:
-        return get_response(event)
-    finally:
-        observability.publish_metrics()
+    return get_response(event)
 
 
-# Outermost first: the Lambda context and correlation id reach every log line, including
-# those of the cold-start report and of a failed metrics flush.
+def _current_request() -> Request:
+    request = app.current_request
+    if request is None:  # Chalice sets it before calling a route
+        raise RuntimeError("no current request")
+    return request
+
+
+# Outermost first: the Lambda context and correlation id reach every log line, including that
+# of a failed metrics write; metrics are flushed after every request, best-effort.
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
-app.register_middleware(correlate_and_publish, "http")
+app.register_middleware(correlate, "http")
+app.register_middleware(
+    ConvertToMiddleware(metrics.log_metrics(capture_cold_start_metric=True)), "http")
 
 
 @app.route("/predict", methods=["POST"], content_types=["application/json"])
 def predict() -> Response | dict[str, Any]:
-    started = time.perf_counter()
-    request = app.current_request
-    assert request is not None  # Chalice sets it before calling a route
+    request = _current_request()
     try:
         nights = request_schema.parse(_raw_body(request))
     except RequestRejected as rejection:
         observability.record_rejection(rejection.status_code, rejection.code, rejection.errors)
         return Response(body=rejection.body(), status_code=rejection.status_code)
-    if settings.log_features:
-        logger.debug("features", extra={"instances": nights})
-    with observability.traced_inference(advisor.metadata.version) as trace:
-        inference_started = time.perf_counter()
-        advice = advisor.advise(nights)
-        inference_ms = (time.perf_counter() - inference_started) * 1000
-        trace["advice"] = advice[0].advice_id
-    body = {
+    advice = observability.observed_advice(advisor, nights, log_features=settings.log_features)
+    return {
         "request_id": _request_id(request),
         "model": model_ref,
         "predictions": [vars(a) for a in advice],
     }
-    observability.record_prediction(advice, inference_ms, (time.perf_counter() - started) * 1000)
-    return body
 
 
 @app.route("/health", methods=["GET"])

@@ -36,7 +36,8 @@ class Context:
     def get_remaining_time_in_millis(self): return 10000
 response = app.app(event, Context())
 answered = time.perf_counter()
-assert response["statusCode"] == 200, response
+if response["statusCode"] != 200:
+    raise SystemExit(f"the first request was not answered: {response}")
 usage = resource.getrusage(resource.RUSAGE_SELF)
 sys.stderr.write(json.dumps({"import_s": imported - started, "first_request_s": answered - imported,
                              "peak_rss_mb": usage.ru_maxrss / 1024}) + "\n")

@@ -42,7 +42,7 @@ PRICES = {
     "ecr_gb_month": (0.10, "per GB-month stored", "https://aws.amazon.com/ecr/pricing/"),
 }
 # AWS's always-free allowances per account and month (a beta in its own account gets them).
-FREE_TIER = {
+FREE_TIER: dict[str, float] = {
     "lambda_gb_second": 400_000, "lambda_request": 1_000_000, "custom_metric": 10,
     "alarm_metric": 10, "dashboard": 3, "log_ingestion_gb": 5, "xray_trace": 100_000,
 }
@@ -77,35 +77,26 @@ class StackSettings:
 
 def read_stack(memory_mb: int | None) -> StackSettings:
     """Synthesize the default stage in-process and count what it deploys."""
-    import aws_cdk as cdk
+    from chalicelib import contract
+    from chalicelib.config import BUNDLED_MODEL_DIR
+    from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+    from harness.cdk import in_process_synth
 
     sys.path.append(str(REPO_ROOT / "infra"))  # after the repository root: both have an app.py
-    from sleep_advisor_infra.config import StageConfig
-    from sleep_advisor_infra.stack import SleepAdvisorStack
-
-    from chalicelib import observability
-
-    context = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text())["context"]
-    if memory_mb is not None:
-        context["memory_size_mb"] = memory_mb
-    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-central-1")
-    with tempfile.TemporaryDirectory() as workdir, contextlib.chdir(workdir):
-        app = cdk.App(outdir=str(Path(workdir) / "cdk.out"), context=context)
-        config = StageConfig.from_context(app.node)
-        stack = SleepAdvisorStack(app, config.stack_id, config=config,
-                                  env=cdk.Environment(account="123456789012", region="eu-central-1"))
-        template = app.synth().get_stack_by_name(stack.stack_name).template
+    context = {} if memory_mb is None else {"memory_size_mb": memory_mb}
+    with tempfile.TemporaryDirectory() as workdir:
+        template = in_process_synth(Path(workdir), **context).template
     resources = template["Resources"].values()
     alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
     alarm_metrics = sum(
         len([m for m in a["Metrics"] if "MetricStat" in m]) if "Metrics" in a else 1 for a in alarms)
-    classes = len(stack.api.model_metadata.classes)
-    emf_names = {observability.PREDICTION_PROBABILITY, observability.INFERENCE_LATENCY,
-                 observability.REJECTED_REQUESTS, observability.MODEL_LOAD_TIME,
-                 observability.COLD_START}
+    model = ModelMetadata.model_validate_json((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
+    classes = len(model.classes)
+    emf_names = {contract.PREDICTION_PROBABILITY, contract.INFERENCE_LATENCY,
+                 contract.REJECTED_REQUESTS, contract.MODEL_LOAD_TIME, contract.COLD_START}
     function = template["Resources"]["APIHandler"]["Properties"]
     return StackSettings(
-        memory_mb=function["MemorySize"],
+        memory_mb=int(function["MemorySize"]),
         alarm_metrics=alarm_metrics,
         dashboards=sum(r["Type"] == "AWS::CloudWatch::Dashboard" for r in resources),
         metric_filters=sum(r["Type"] == "AWS::Logs::MetricFilter" for r in resources),
@@ -120,15 +111,12 @@ def function_log_bytes_per_request() -> int:
     """Bytes the function itself writes for one prediction: its log line and EMF documents."""
     from chalice.test import Client
 
-    os.environ.update(json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())[
-        "environment_variables"])
+    from harness.samples import SHORT_NIGHT, chalice_environment
+
+    os.environ.update(chalice_environment())  # as Lambda sets it, before the app is imported
     import app as service
-    from chalicelib.observability import logger
-    from harness.samples import SHORT_NIGHT
 
     stream = io.StringIO()
-    handler = logger.registered_handler
-    previous = handler.setStream(stream)  # type: ignore[attr-defined]
     with Client(service.app) as client, contextlib.redirect_stdout(stream):
         client.http.post("/predict", headers={"Content-Type": "application/json"},
                          body=json.dumps({"features": SHORT_NIGHT}))  # the cold start
@@ -136,7 +124,6 @@ def function_log_bytes_per_request() -> int:
         stream.truncate()
         client.http.post("/predict", headers={"Content-Type": "application/json"},
                          body=json.dumps({"features": SHORT_NIGHT}))
-    handler.setStream(previous)  # type: ignore[attr-defined]
     return len(stream.getvalue().encode())
 
 
@@ -151,7 +138,7 @@ def projected_init_s(memory_mb: int, measured: dict[str, Any]) -> float:
 
 def billed_request_ms(memory_mb: int, measured: dict[str, Any]) -> int:
     # + 1 ms for Lambda's own per-invocation work; billing rounds up to the millisecond.
-    return math.ceil(measured["warm_handler_p50_ms"] / cpu_share(memory_mb) + 1.0)
+    return math.ceil(float(measured["warm_handler_p50_ms"]) / cpu_share(memory_mb) + 1.0)
 
 
 def lambda_compute_usd(memory_mb: int, measured: dict[str, Any], profile: Profile) -> float:

@@ -13,6 +13,7 @@ import sklearn
 from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
 
+from chalicelib import contract
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata, sha256_of
 
 
@@ -88,7 +89,7 @@ class SleepAdvisor:
         except Exception as error:  # an unpickling failure can raise almost anything
             raise ModelLoadError(f"{artifact_path}: cannot be unpickled: {error!r}") from None
         # Lambda gets a fraction of a vCPU: thread pools only add contention there.
-        threadpool_limits(limits=1)
+        threadpool_limits(limits=contract.THREADS)
         return cls(metadata, estimator, artifact_path)
 
     def advise(self, nights: Sequence[Sequence[float]]) -> list[Advice]:

@@ -1,39 +1,87 @@
-"""Logs, metrics and traces through Powertools, configured by POWERTOOLS_* environment variables.
+"""Logs, metrics and traces through Powertools for AWS Lambda, on its public API.
 
 Metrics are CloudWatch Embedded Metric Format lines on stdout: no PutMetricData call on the
 request path and no CloudWatch permission. Nothing here may fail a request: every recording
-step is best-effort and logs its own failure instead.
+step is best-effort and logs its own failure instead. Names and dimensions come from
+chalicelib.contract, which the dashboard and alarms in infra/ read too.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from chalicelib import contract
 from chalicelib.advisor import Advice, SleepAdvisor
 
-logger = Logger()  # POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL, POWERTOOLS_LOGGER_SAMPLE_RATE
-metrics = Metrics()  # POWERTOOLS_METRICS_NAMESPACE
-# The function calls no AWS API, so patching boto3/requests would only slow the cold start.
-tracer = Tracer(auto_patch=False)
 
-# Metric names, shared with the dashboard and alarms in infra/ and documented in docs/observability.md.
-PREDICTION_PROBABILITY = "PredictionProbability"
-ADVICE_GIVEN = "AdviceGiven"
-INFERENCE_LATENCY = "InferenceLatency"
-REJECTED_REQUESTS = "RejectedRequests"
-MODEL_LOAD_TIME = "ModelLoadTime"
-COLD_START = "ColdStart"
-MODEL_VERSION_DIMENSION = "ModelVersion"
-ADVICE_DIMENSION = "Advice"
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the time of writing (Lambda's never changes; a test's
+    redirect_stdout or capsys does), where a stream captured at import would not follow."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class BestEffortMetrics(EphemeralMetrics):
+    """Powertools' metrics (the EMF provider behind `Metrics`) with two exceptions, pinned by
+    tests/unit/test_metrics_adapter.py.
+
+    - Writing metrics never fails a request. `log_metrics` writes the cold-start metric after
+      the handler and flushes in a `finally`, so a full, closed or broken stdout would turn an
+      answered request into an error: both steps log their failure instead.
+    - `add_metric_values` adds a batch's values to one metric in one pass: `add_metric`
+      formats the metric's whole value list on every call (3 ms for a batch of 100).
+    """
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        try:
+            if self.metric_set:  # an empty flush only warns
+                super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+        except Exception:
+            _log_failure("flush_metrics")
+        finally:
+            # A failed write must not carry this invocation's figures into the next one.
+            self.clear_metrics()
+
+    def add_cold_start_metric(self, context: Any) -> None:
+        try:
+            super().add_cold_start_metric(context)
+        except Exception:
+            _log_failure("add_cold_start_metric")
+
+    def add_metric_values(self, name: str, unit: MetricUnit, values: Sequence[float]) -> None:
+        # add_metric validates the name, unit and first value and creates the entry; a batch
+        # never exceeds EMF's 100 values per metric (contract.MAX_BATCH_INSTANCES).
+        self.add_metric(name=name, unit=unit, value=values[0])
+        self.metric_set[name]["Value"].extend(float(v) for v in values[1:])
+
+
+logger = Logger(service=contract.SERVICE_NAME, stream=_CurrentStdout())  # type: ignore[arg-type]
+# A deployed stage sets its own namespace (SleepAdvisor/<stage>) through the environment.
+metrics = BestEffortMetrics(
+    service=contract.SERVICE_NAME,
+    namespace=os.environ.get(contract.METRICS_NAMESPACE_VARIABLE, contract.METRICS_NAMESPACE),
+)
+# The function calls no AWS API, so patching boto3/requests would only slow the cold start.
+tracer = Tracer(service=contract.SERVICE_NAME, auto_patch=False)
+
+
+def _log_failure(step: str) -> None:
+    logger.exception("Observability step failed; the request goes on",
+                     extra={"observability_step": step})
 
 
 def best_effort[**P, R](func: Callable[P, R]) -> Callable[P, R | None]:
@@ -44,31 +92,23 @@ def best_effort[**P, R](func: Callable[P, R]) -> Callable[P, R | None]:
         try:
             return func(*args, **kwargs)
         except Exception:
-            logger.exception("Observability step failed; the request goes on", extra={
-                "observability_step": func.__name__,
-            })
+            _log_failure(func.__name__)
             return None
 
     return wrapper
 
 
-@dataclass
-class _ColdStart:
-    """What the first invocation of a container reports about its initialisation."""
+class _ModelLoad:
+    """The model load ran during init, before any trace existed: the container's first
+    invocation records it as a subsegment with its real start and end."""
 
-    model_version: str = ""
-    load_started_s: float = 0.0
-    load_ended_s: float = 0.0
-    pending: bool = False
-    current_invocation: bool = False  # the invocation under way is the container's first
-
-
-_cold_start = _ColdStart()
-_advice_counts: Counter[str] = Counter()
+    version = ""
+    started_s = ended_s = 0.0
+    untraced = False
 
 
 def load_advisor(load: Callable[[], SleepAdvisor]) -> SleepAdvisor:
-    """Load the model at initialisation, timing it for the first invocation's metric and trace."""
+    """Load the model at initialisation: one clear log line if it fails, its time if not."""
     started = time.time()
     try:
         advisor = load()
@@ -76,51 +116,59 @@ def load_advisor(load: Callable[[], SleepAdvisor]) -> SleepAdvisor:
         # One clear line for the on-call engineer; the exception still stops the function.
         logger.exception("Model failed to load; the function will not start")
         raise
-    _cold_start.model_version = advisor.metadata.version
-    _cold_start.load_started_s, _cold_start.load_ended_s = started, time.time()
-    _cold_start.pending = True
+    _ModelLoad.version, _ModelLoad.started_s, _ModelLoad.ended_s = (
+        advisor.metadata.version, started, time.time())
+    _ModelLoad.untraced = True
     label_with_model_version(advisor.metadata.version)
+    _publish_model_load_time((_ModelLoad.ended_s - started) * 1000)
     return advisor
 
 
 def label_with_model_version(version: str) -> None:
     """Every metric gets the ModelVersion dimension and every log line a model_version key."""
-    metrics.set_default_dimensions(**{MODEL_VERSION_DIMENSION: version})
+    metrics.set_default_dimensions(**{contract.MODEL_VERSION_DIMENSION: version})
     logger.append_keys(model_version=version)
 
 
+def _single_metric_dimensions() -> dict[str, str]:
+    # single_metric documents its own dimension set: the service and the shared defaults.
+    return {contract.SERVICE_DIMENSION: contract.SERVICE_NAME, **metrics.default_dimensions}
+
+
 @best_effort
-def report_cold_start() -> None:
-    """On a container's first invocation: cold-start metrics and a model-load subsegment."""
-    _cold_start.current_invocation = _cold_start.pending
-    if not _cold_start.pending:
+def _publish_model_load_time(load_ms: float) -> None:
+    # Written during init, once per container; CloudWatch extracts EMF from init output too.
+    with single_metric(name=contract.MODEL_LOAD_TIME, unit=MetricUnit.Milliseconds,
+                       value=load_ms, namespace=metrics.namespace,
+                       default_dimensions=_single_metric_dimensions()):
+        pass
+
+
+@best_effort
+def trace_model_load() -> None:
+    """On the container's first invocation, the init-time model load as a subsegment."""
+    if not _ModelLoad.untraced:
         return
-    _cold_start.pending = False
-    load_ms = (_cold_start.load_ended_s - _cold_start.load_started_s) * 1000
-    metrics.add_metric(name=COLD_START, unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=MODEL_LOAD_TIME, unit=MetricUnit.Milliseconds, value=load_ms)
-    # The load ran during init, before any trace existed; record it with its real times.
-    provider: Any = tracer.provider  # the X-Ray recorder's interface
+    _ModelLoad.untraced = False
+    provider: Any = tracer.provider  # the X-Ray recorder
     subsegment = provider.begin_subsegment("## model_load")
     if subsegment is not None:
-        subsegment.start_time = _cold_start.load_started_s
-        subsegment.put_annotation("model_version", _cold_start.model_version)
-        subsegment.put_metadata("load_ms", round(load_ms, 1), "sleep_advisor")
-        provider.end_subsegment(end_time=_cold_start.load_ended_s)
+        subsegment.start_time = _ModelLoad.started_s
+        subsegment.put_annotation("model_version", _ModelLoad.version)
+        load_ms = round((_ModelLoad.ended_s - _ModelLoad.started_s) * 1000, 1)
+        subsegment.put_metadata("load_ms", load_ms, "sleep_advisor")
+        provider.end_subsegment(end_time=_ModelLoad.ended_s)
 
 
 @contextmanager
-def traced_inference(model_version: str) -> Iterator[dict[str, Any]]:
-    """A subsegment around the model call; the caller puts the advice in the yielded dict.
-
-    It hangs directly under Lambda's own segment, whose Invocation subsegment already times
-    the handler: a Powertools handler subsegment would add ~0.1 ms per request for no news.
-    """
+def _inference_subsegment(model_version: str, cold_start: bool) -> Iterator[dict[str, Any]]:
+    # Directly under Lambda's own segment, whose Invocation subsegment already times the
+    # handler: a Powertools handler subsegment would add ~0.1 ms per request for no news.
     outcome: dict[str, Any] = {}
     with ExitStack() as stack:
         subsegment = _open_subsegment(stack, "## inference")
         yield outcome
-        _annotate(subsegment, model_version, outcome.get("advice"))
+        _annotate(subsegment, model_version, cold_start, outcome.get("advice"))
 
 
 @best_effort
@@ -130,27 +178,46 @@ def _open_subsegment(stack: ExitStack, name: str) -> Any:
 
 
 @best_effort
-def _annotate(subsegment: Any, model_version: str, advice: str | None) -> None:
+def _annotate(subsegment: Any, model_version: str, cold_start: bool, advice: str | None) -> None:
     if subsegment is None:
         return
     subsegment.put_annotation("model_version", model_version)
-    subsegment.put_annotation("cold_start", _cold_start.current_invocation)
+    subsegment.put_annotation("cold_start", cold_start)
     if advice is not None:
         subsegment.put_annotation("advice", advice)
 
 
+def observed_advice(advisor: SleepAdvisor, nights: list[list[float]], *,
+                    log_features: bool = False) -> list[Advice]:
+    """The advisor's answer for `nights`, traced, measured and logged (never feature values,
+    unless `log_features`, and then only at DEBUG)."""
+    cold_start = _ModelLoad.untraced
+    trace_model_load()
+    if log_features:
+        logger.debug("features", extra={"instances": nights})
+    with _inference_subsegment(advisor.metadata.version, cold_start) as trace:
+        started = time.perf_counter()
+        advice = advisor.advise(nights)
+        inference_ms = (time.perf_counter() - started) * 1000
+        trace["advice"] = advice[0].advice_id
+    _record_prediction(advice, inference_ms)
+    return advice
+
+
 @best_effort
-def record_prediction(advice: Sequence[Advice], inference_ms: float, latency_ms: float) -> None:
+def _record_prediction(advice: Sequence[Advice], inference_ms: float) -> None:
     """Metrics and the one log line for an answered /predict request; no feature values."""
     counts = Counter(a.advice_id for a in advice)
     probabilities = [a.probability for a in advice]
-    metrics.add_metric(name=INFERENCE_LATENCY, unit=MetricUnit.Milliseconds, value=inference_ms)
-    metrics.add_metric(name=PREDICTION_PROBABILITY, unit=MetricUnit.NoUnit, value=probabilities[0])
-    # Every add_metric call formats the metric's whole value list (O(n^2) over a batch: 3 ms
-    # for 100 nights), so the rest of a batch joins the same entry directly. A batch never
-    # exceeds EMF's 100 values per metric (Settings.max_batch_instances).
-    metrics.metric_set[PREDICTION_PROBABILITY]["Value"].extend(probabilities[1:])
-    _advice_counts.update(counts)
+    metrics.add_metric(name=contract.INFERENCE_LATENCY, unit=MetricUnit.Milliseconds,
+                       value=inference_ms)
+    metrics.add_metric_values(contract.PREDICTION_PROBABILITY, MetricUnit.NoUnit, probabilities)
+    # One dimension set per document: each advice class gets its own.
+    for advice_id, count in sorted(counts.items()):
+        with single_metric(name=contract.ADVICE_GIVEN, unit=MetricUnit.Count, value=count,
+                           namespace=metrics.namespace,
+                           default_dimensions=_single_metric_dimensions()) as metric:
+            metric.add_dimension(name=contract.ADVICE_DIMENSION, value=advice_id)
     logger.info("prediction", extra={
         "batch_size": len(advice),
         "advice": advice[0].advice_id if len(advice) == 1 else counts.most_common(1)[0][0],
@@ -158,35 +225,15 @@ def record_prediction(advice: Sequence[Advice], inference_ms: float, latency_ms:
         "probability": round(sum(probabilities) / len(probabilities), 4),
         "probability_min": round(min(probabilities), 4),
         "inference_ms": round(inference_ms, 3),
-        "latency_ms": round(latency_ms, 3),
     })
 
 
 @best_effort
 def record_rejection(status_code: int, code: str, errors: Sequence[dict[str, str]]) -> None:
     """Metrics and a log line for a refused request: field paths and error types, no values."""
-    metrics.add_metric(name=REJECTED_REQUESTS, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.REJECTED_REQUESTS, unit=MetricUnit.Count, value=1)
     logger.info("request rejected", extra={
         "status_code": status_code,
         "error_code": code,
         "error_fields": [f"{e['field']}:{e['type']}" for e in errors],
     })
-
-
-@best_effort
-def publish_metrics() -> None:
-    """Write this invocation's EMF lines: the shared set, then one line per advice class."""
-    try:
-        if metrics.metric_set:  # an empty flush only warns
-            metrics.flush_metrics()
-        dimensions = {"service": metrics.service or "", **metrics.default_dimensions}
-        for advice_id, count in sorted(_advice_counts.items()):
-            with single_metric(
-                name=ADVICE_GIVEN, unit=MetricUnit.Count, value=count,
-                namespace=metrics.namespace, default_dimensions=dimensions,
-            ) as metric:
-                metric.add_dimension(name=ADVICE_DIMENSION, value=advice_id)
-    finally:
-        # A failed write must not carry this invocation's figures into the next one.
-        metrics.clear_metrics()
-        _advice_counts.clear()

@@ -24,6 +24,9 @@ from typing import Any
 
 from jsonschema import Draft4Validator, validators
 
+# API Gateway ends an integration (the function) after this long: Amazon API Gateway quotas.
+API_GATEWAY_INTEGRATION_TIMEOUT_S = 29
+
 # Keywords of the model that API Gateway's notes give no reason to doubt.
 ENFORCED_KEYWORDS = frozenset({
     "$ref", "type", "properties", "required", "items", "minimum", "maximum", "multipleOf",

@@ -26,6 +26,15 @@ SLACK_CONTEXT = {
     "alarm_email": "oncall@example.com",
 }
 
+# A stage with every optional setting given, synthesized once for all the tests that read one.
+CONFIGURED_CONTEXT = {
+    **SLACK_CONTEXT,
+    "stage": "prod", "memory_size_mb": "2048", "throttle_rate_per_second": "5",
+    "throttle_burst": "10", "reserved_concurrency": "20", "max_batch_instances": "25",
+    "user_pool_arn": "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/eu-central-1_Example1",
+    "configure_api_gateway_logging_role": "false",
+}
+
 
 @dataclass(frozen=True)
 class Synthesis:
@@ -75,18 +84,19 @@ def cli_synth(assembly: Path, **context: str) -> Synthesis:
 def region_set() -> Iterator[None]:
     # Chalice's packaging needs a region (none is contacted); leave the environment as found.
     previous = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_DEFAULT_REGION"] = previous or REGION
     try:
         yield
     finally:
         if previous is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
-        else:
-            os.environ["AWS_DEFAULT_REGION"] = previous
 
 
 def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
-    """The stack synthesized in this process with context overrides (no rule packs)."""
+    """The stack synthesized in this process with context overrides (no rule packs).
+
+    Chalice packages the app into ./chalice.out: here, inside `workdir`.
+    """
     import aws_cdk as cdk
     from aws_cdk.assertions import Annotations, Match, Template
     from sleep_advisor_infra.config import StageConfig
@@ -94,12 +104,12 @@ def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
 
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    with contextlib.chdir(workdir), region_set():  # Chalice packages into ./chalice.out
+    with contextlib.chdir(workdir), region_set():
         app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context})
         config = StageConfig.from_context(app.node)
         stack = SleepAdvisorStack(app, config.stack_id, config=config,
                                   env=cdk.Environment(account=ACCOUNT, region=REGION))
-        template: dict[str, Any] = Template.from_stack(stack).to_json()
+        template = dict(Template.from_stack(stack).to_json())
         warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
     output = "\n".join(str(w.entry.data) for w in warnings)
     return Synthesis(template, workdir / "cdk.out", time.monotonic() - started, output)

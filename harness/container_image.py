@@ -68,7 +68,7 @@ def base_image_commands(bin_dir: Path) -> Path:
     /var/lang/bin has the runtime's.
     """
     bin_dir.mkdir(parents=True, exist_ok=True)
-    python = Path(sys._base_executable)  # the interpreter, not this venv's wrapper
+    python = Path(getattr(sys, "_base_executable", sys.executable))  # not this venv's wrapper
     for command in BASE_IMAGE_COMMANDS:
         if command in PYTHON_COMMANDS:
             target: str | None = str(python) if command.startswith("python") else str(

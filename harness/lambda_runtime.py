@@ -157,7 +157,8 @@ class ImageLayout:
     handler: str  # the image's CMD
     environment: Mapping[str, str]  # the image's ENV
     commands: Path  # the base image's command set: the function's PATH
-    python: str = sys._base_executable  # the interpreter alone, not this venv
+    # The interpreter alone, not this venv's wrapper.
+    python: str = getattr(sys, "_base_executable", sys.executable)
 
 
 def without_dev_shm(command: list[str]) -> list[str]:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import contract
+
 TIMEOUT_SECONDS = 30  # above the function's 10 s timeout, so a cold start is not a failure
 
 
@@ -70,12 +72,12 @@ def typical_request(model_card: dict[str, Any]) -> dict[str, Any]:
 def stack_api_url(stage: str) -> str:
     import boto3
 
-    stack_name = f"SleepAdvisor-{stage}"
+    stack_name = contract.stack_name(stage)
     [stack] = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if "ApiUrl" not in outputs:
         raise SmokeFailure(f"stack {stack_name} has no ApiUrl output: is it deployed?")
-    return outputs["ApiUrl"]
+    return str(outputs["ApiUrl"])
 
 
 def checks(api: str, token: str, authorizer: bool) -> list[tuple[str, Callable[[], str]]]:
@@ -152,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"FAIL  {name}: {error}")
     print(f"\n{failures} of the checks failed." if failures else "\nAll checks passed.")
     print("To see an alarm reach Slack (it returns to OK at its next evaluation):\n"
-          f"  aws cloudwatch set-alarm-state --alarm-name sleep-advisor-{args.stage}-throttles "
+          f"  aws cloudwatch set-alarm-state --alarm-name {contract.resource_name(args.stage, 'throttles')} "
           '--state-value ALARM --state-reason "Testing the Slack alert path"')
     return 1 if failures else 0
 

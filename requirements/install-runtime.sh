@@ -1,17 +1,18 @@
 #!/bin/sh
 # Install the function's runtime dependencies into TARGET as prebuilt wheels for the Lambda
-# platform: CPython 3.12 on x86_64 Amazon Linux 2023 (glibc 2.34, so manylinux_2_28 wheels
-# run). The image build and the test suite run this same script.
+# platform (requirements/lambda-platform). The image build and the test suite run this script.
 #   usage: install-runtime.sh TARGET [REQUIREMENTS_DIR]
 set -eu
 target="$1"
 requirements="${2:-$(dirname "$0")}"
 
+# The platform arguments, shared with lock.py (no spaces inside any of them).
+platform=$(grep -v '^#' "$requirements/lambda-platform")
+
 pip_install() {
+    # shellcheck disable=SC2086 # one word per argument, by design
     "${PYTHON:-python3}" -m pip install --disable-pip-version-check --quiet \
-        --target "$target" --implementation cp --python-version 3.12 --only-binary=:all: \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 "$@"
+        --target "$target" $platform "$@"
 }
 
 # The lock files pin every wheel by sha256 (requirements/lock.py writes them).

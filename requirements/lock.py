@@ -2,7 +2,7 @@
 
     python requirements/lock.py        (or `make lock`, after changing a pin)
 
-Wheels are resolved for the Lambda platform with the same flags as install-runtime.sh, which
+Wheels are resolved for the Lambda platform (lambda-platform, as install-runtime.sh does), which
 installs from the lock files with --require-hashes: a wheel that changes on the index after
 locking stops the image build instead of entering it.
 """
@@ -17,12 +17,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Keep equal to install-runtime.sh (a test checks it).
-PLATFORM_FLAGS = [
-    "--implementation", "cp", "--python-version", "3.12", "--only-binary=:all:",
-    "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-    "--platform", "manylinux2014_x86_64",
-]
+# The same platform install-runtime.sh installs for.
+PLATFORM_FLAGS = [line for line in (HERE / "lambda-platform").read_text().splitlines()
+                  if line and not line.startswith("#")]
 LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock"}
 
 

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from chalicelib import contract
 from sleep_advisor_infra.nag import acknowledge
 
 # What the Slack channel may do and show: read alarms and metrics to render charts, nothing else.
@@ -77,7 +78,7 @@ class Alerting(Construct):
             self.slack_channel = self._slack_channel(stage, slack_workspace_id, slack_channel_id)
         else:
             Annotations.of(self).add_warning_v2(
-                "sleep-advisor:no-slack",
+                f"{contract.SERVICE_NAME}:no-slack",
                 "Slack alerts are off: pass -c slack_workspace_id=T... -c slack_channel_id=C... "
                 "(after authorising the workspace in the AWS Chatbot console) to post alarms "
                 "to Slack. Alarms still go to the SNS topic"
@@ -108,7 +109,7 @@ class Alerting(Construct):
         acknowledge(role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason)
         return chatbot.SlackChannelConfiguration(
             self, "SlackChannel",
-            slack_channel_configuration_name=f"sleep-advisor-{stage}-alarms",
+            slack_channel_configuration_name=contract.resource_name(stage, "alarms"),
             slack_workspace_id=workspace_id,
             slack_channel_id=channel_id,
             notification_topics=[self.topic],

@@ -8,17 +8,31 @@ credentials, Slack ids and e-mail addresses from context.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
+from aws_cdk import aws_logs as logs
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib import contract
+
+# The Chalice app, the Dockerfile and the model sit at the repository root.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CONTEXT_KEYS = (
     "stage", "memory_size_mb", "timeout_seconds", "reserved_concurrency",
     "throttle_rate_per_second", "throttle_burst", "log_retention_days", "user_pool_arn",
     "configure_api_gateway_logging_role", "slack_workspace_id", "slack_channel_id",
-    "alarm_email",
+    "alarm_email", "max_batch_instances",
 )
+RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+}
 
 
 class StageConfig(BaseModel):
@@ -47,6 +61,9 @@ class StageConfig(BaseModel):
     slack_workspace_id: str = ""
     slack_channel_id: str = ""
     alarm_email: str = ""
+    # The largest batch one request may carry: given to the function (as its setting) and to
+    # API Gateway's request model alike, so the two cannot disagree.
+    max_batch_instances: int = Field(default=contract.MAX_BATCH_INSTANCES, ge=1, le=100)
 
     @field_validator("user_pool_arn")
     @classmethod
@@ -58,11 +75,16 @@ class StageConfig(BaseModel):
     @property
     def stack_id(self) -> str:
         # Chalice names its stage after the stack's construct id.
-        return f"SleepAdvisor-{self.stage}"
+        return contract.stack_name(self.stage)
 
     @property
-    def slack_enabled(self) -> bool:
-        return bool(self.slack_workspace_id and self.slack_channel_id)
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION[self.log_retention_days]
+
+    @property
+    def metrics_namespace(self) -> str:
+        # Stages deployed side by side in one account must not mix their metrics.
+        return contract.stage_namespace(self.stage)
 
     @classmethod
     def from_context(cls, node: Node) -> StageConfig:

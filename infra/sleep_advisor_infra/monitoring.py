@@ -1,13 +1,12 @@
 """One dashboard and the alarms for a stage, from the metrics the function really writes.
 
-Custom metric names and dimensions come from chalicelib.observability, the module that writes
-them; memory and initialisation duration come from metric filters on the function's JSON
-`platform.report` log events (no Lambda Insights fee), which exist for container images too.
+Custom metric names and dimensions come from chalicelib.contract, which the function's
+observability code writes by too; memory and initialisation duration come from metric filters
+on the function's JSON `platform.report` log events (no Lambda Insights fee), which exist for
+container images too.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -16,8 +15,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from chalicelib import observability as emf
-from sleep_advisor_infra.prediction_api import PredictionApi
+from chalicelib import contract
+from chalicelib.metadata import ModelMetadata
 
 # NFR-5: every prediction, cold start included, within 10 s.
 LATENCY_OBJECTIVE_MS = 10_000
@@ -31,22 +30,22 @@ INIT_DURATION = "InitDuration"
 FIVE_MINUTES = Duration.minutes(5)
 
 
-@dataclass(frozen=True)
-class AlarmSpec:
-    name: str
-    description: str
-
-
 class Monitoring(Construct):
     """Attributes: `dashboard`, `alarms` (by short name), `metric_filters`."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, api: PredictionApi, topic: sns.ITopic,
-        stage: str,
+        self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
+        function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
+        metrics_namespace: str, memory_size_mb: int, model: ModelMetadata, topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._api = api
         self._stage = stage
+        self._function_name = function_name
+        self._function_log_group = function_log_group
+        self._api_name, self._api_stage_name = api_name, api_stage_name
+        self._namespace = metrics_namespace
+        self._memory_size_mb = memory_size_mb
+        self._model = model
         self.metric_filters = self._platform_report_filters()
         self.alarms = self._alarms(topic)
         self.dashboard = self._dashboard()
@@ -56,14 +55,14 @@ class Monitoring(Construct):
     def lambda_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace="AWS/Lambda", metric_name=name, statistic=statistic, period=FIVE_MINUTES,
-            dimensions_map={"FunctionName": self._api.function_name}, label=label,
+            dimensions_map={"FunctionName": self._function_name}, label=label,
         )
 
     def api_metric(self, name: str, statistic: str, label: str | None = None,
                    period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace="AWS/ApiGateway", metric_name=name, statistic=statistic, period=period,
-            dimensions_map={"ApiName": self._api.api_name, "Stage": self._api.api_stage_name},
+            dimensions_map={"ApiName": self._api_name, "Stage": self._api_stage_name},
             label=label,
         )
 
@@ -71,18 +70,27 @@ class Monitoring(Construct):
                        period: Duration = FIVE_MINUTES,
                        dimensions: dict[str, str] | None = None) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=self._api.metrics_namespace, metric_name=name, statistic=statistic,
+            namespace=self._namespace, metric_name=name, statistic=statistic,
             period=period, label=label,
             dimensions_map={
-                "service": self._api.service_name,
-                emf.MODEL_VERSION_DIMENSION: self._api.model_metadata.version,
+                contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+                contract.MODEL_VERSION_DIMENSION: self._model.version,
                 **(dimensions or {}),
             },
         )
 
+    def cold_start_metric(self) -> cloudwatch.Metric:
+        # Powertools' own cold-start metric: its dimensions are the function and the service.
+        return cloudwatch.Metric(
+            namespace=self._namespace, metric_name=contract.COLD_START, statistic="Sum",
+            period=FIVE_MINUTES, label="Cold starts",
+            dimensions_map={contract.FUNCTION_NAME_DIMENSION: self._function_name,
+                            contract.SERVICE_DIMENSION: contract.SERVICE_NAME},
+        )
+
     def platform_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=self._api.metrics_namespace, metric_name=name, statistic=statistic,
+            namespace=self._namespace, metric_name=name, statistic=statistic,
             period=FIVE_MINUTES, label=label,
         )
 
@@ -91,21 +99,21 @@ class Monitoring(Construct):
         return {
             MAX_MEMORY_USED: logs.MetricFilter(
                 self, "MaxMemoryUsedFilter",
-                log_group=self._api.function_log_group,
+                log_group=self._function_log_group,
                 filter_pattern=report,
-                metric_namespace=self._api.metrics_namespace,
+                metric_namespace=self._namespace,
                 metric_name=MAX_MEMORY_USED,
                 metric_value="$.record.metrics.maxMemoryUsedMB",
                 unit=cloudwatch.Unit.MEGABYTES,
             ),
             INIT_DURATION: logs.MetricFilter(
                 self, "InitDurationFilter",
-                log_group=self._api.function_log_group,
+                log_group=self._function_log_group,
                 # Only a cold start's report carries initDurationMs.
                 filter_pattern=logs.FilterPattern.all(
                     report, logs.FilterPattern.number_value("$.record.metrics.initDurationMs", ">", 0)
                 ),
-                metric_namespace=self._api.metrics_namespace,
+                metric_namespace=self._namespace,
                 metric_name=INIT_DURATION,
                 metric_value="$.record.metrics.initDurationMs",
                 unit=cloudwatch.Unit.MILLISECONDS,
@@ -155,7 +163,7 @@ class Monitoring(Construct):
                "periods. Check first: the function's ERROR log lines (unhandled exceptions "
                "answer a generic 500), then Lambda errors and throttles."),
             "low-probability": (self.service_metric(
-                emf.PREDICTION_PROBABILITY, "Average", period=Duration.minutes(15)), dict(
+                contract.PREDICTION_PROBABILITY, "Average", period=Duration.minutes(15)), dict(
                 threshold=LOW_PROBABILITY, evaluation_periods=2,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 # No predictions is not a model problem; the silence alarm covers it.
@@ -178,7 +186,7 @@ class Monitoring(Construct):
         for short_name, (metric, settings, description) in definitions.items():
             alarm = cloudwatch.Alarm(
                 self, f"Alarm-{short_name}",
-                alarm_name=f"sleep-advisor-{self._stage}-{short_name}",
+                alarm_name=contract.resource_name(self._stage, short_name),
                 alarm_description=description,
                 metric=metric,
                 **settings,  # type: ignore[arg-type]
@@ -196,15 +204,15 @@ class Monitoring(Construct):
             color=cloudwatch.Color.RED,
         )
         memory_limit = cloudwatch.HorizontalAnnotation(
-            value=self._api.memory_size_mb, label=f"{self._api.memory_size_mb} MB configured",
+            value=self._memory_size_mb, label=f"{self._memory_size_mb} MB configured",
         )
         advice = [
-            self.service_metric(emf.ADVICE_GIVEN, "Sum", label=c.id,
-                                dimensions={emf.ADVICE_DIMENSION: c.id})
-            for c in self._api.model_metadata.classes
+            self.service_metric(contract.ADVICE_GIVEN, "Sum", label=c.id,
+                                dimensions={contract.ADVICE_DIMENSION: c.id})
+            for c in self._model.classes
         ]
         dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=f"sleep-advisor-{self._stage}",
+            self, "Dashboard", dashboard_name=contract.resource_name(self._stage),
             default_interval=Duration.days(1),
         )
         dashboard.add_widgets(
@@ -215,8 +223,8 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Model prediction probability", width=8,
-                left=[self.service_metric(emf.PREDICTION_PROBABILITY, "Average", "Average"),
-                      self.service_metric(emf.PREDICTION_PROBABILITY, "p10", "p10")],
+                left=[self.service_metric(contract.PREDICTION_PROBABILITY, "Average", "Average"),
+                      self.service_metric(contract.PREDICTION_PROBABILITY, "p10", "p10")],
                 left_annotations=[cloudwatch.HorizontalAnnotation(
                     value=LOW_PROBABILITY, label="alarm below", color=cloudwatch.Color.ORANGE)],
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
@@ -233,7 +241,7 @@ class Monitoring(Construct):
                 title="Initialisation (cold-start) duration (ms)", width=8,
                 left=[self.platform_metric(INIT_DURATION, "Maximum", "Init duration, max"),
                       self.platform_metric(INIT_DURATION, "Average", "Init duration, avg"),
-                      self.service_metric(emf.MODEL_LOAD_TIME, "Average", "Model load, avg")],
+                      self.service_metric(contract.MODEL_LOAD_TIME, "Average", "Model load, avg")],
                 left_annotations=[objective],
             ),
             cloudwatch.GraphWidget(
@@ -246,7 +254,7 @@ class Monitoring(Construct):
                 left=[self.api_metric("Count", "Sum", "Requests"),
                       self.api_metric("4XXError", "Sum", "4xx"),
                       self.api_metric("5XXError", "Sum", "5xx")],
-                right=[self.service_metric(emf.REJECTED_REQUESTS, "Sum", "Rejected by the function")],
+                right=[self.service_metric(contract.REJECTED_REQUESTS, "Sum", "Rejected by the function")],
             ),
         )
         dashboard.add_widgets(
@@ -263,8 +271,8 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Cold starts and inference latency", width=8,
-                left=[self.service_metric(emf.COLD_START, "Sum", "Cold starts")],
-                right=[self.service_metric(emf.INFERENCE_LATENCY, "p99", "Inference p99 (ms)")],
+                left=[self.cold_start_metric()],
+                right=[self.service_metric(contract.INFERENCE_LATENCY, "p99", "Inference p99 (ms)")],
             ),
         )
         dashboard.add_widgets(

@@ -7,10 +7,15 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
+from sleep_advisor_infra.api_stage import ApiStage
+from sleep_advisor_infra.chalice_app import ChaliceApp
 from sleep_advisor_infra.config import StageConfig
+from sleep_advisor_infra.function import FunctionImage
 from sleep_advisor_infra.monitoring import Monitoring
-from sleep_advisor_infra.prediction_api import PredictionApi
 from sleep_advisor_infra.users import AppUsers
 
 
@@ -18,17 +23,32 @@ class SleepAdvisorStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # The model the image ships: its features shape the gateway's request model, its
+        # version and classes the dashboard and alarms.
+        model = ModelMetadata.model_validate_json(
+            (BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text(encoding="utf-8"))
+
         users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)
-        api = PredictionApi(self, "PredictionApi", config=config, user_pool=users.user_pool)
+        function = FunctionImage(self, "Function", log_retention=config.log_retention)
+        app = ChaliceApp(self, "PredictionApi", config=config, role=function.role)
+        function.configure(app.function)
+        api = ApiStage(self, "ApiStage", rest_api=app.rest_api, config=config,
+                       user_pool=users.user_pool, model=model)
+        if config.configure_api_gateway_logging_role:
+            ApiGatewayLoggingRole(self, "ApiGatewayLogging", before=app.rest_api)
         alerting = Alerting(
             self, "Alerting", stage=config.stage, slack_workspace_id=config.slack_workspace_id,
             slack_channel_id=config.slack_channel_id, alarm_email=config.alarm_email,
         )
-        monitoring = Monitoring(self, "Monitoring", api=api, topic=alerting.topic, stage=config.stage)
-        self.api, self.alerting, self.monitoring = api, alerting, monitoring
+        monitoring = Monitoring(
+            self, "Monitoring", stage=config.stage, function_name=app.function_name,
+            function_log_group=function.log_group, api_name=api.api_name,
+            api_stage_name=api.stage_name, metrics_namespace=config.metrics_namespace,
+            memory_size_mb=config.memory_size_mb, model=model, topic=alerting.topic,
+        )
 
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API stage")
-        CfnOutput(self, "FunctionName", value=api.function_name)
+        CfnOutput(self, "FunctionName", value=app.function_name)
         CfnOutput(self, "AlarmTopicArn", value=alerting.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "UserPoolId", value=users.user_pool.user_pool_id)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from harness.cdk import SLACK_CONTEXT, Synthesis, in_process_synth
+from harness.cdk import CONFIGURED_CONTEXT, Synthesis, in_process_synth
 
 
 @pytest.fixture(scope="session")
@@ -19,9 +19,9 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
 
 
 @pytest.fixture(scope="session")
-def alerting_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
-    """The stage with Slack and e-mail alerting configured."""
-    return in_process_synth(tmp_path_factory.mktemp("synth"), **SLACK_CONTEXT)
+def configured_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The stage with Slack and e-mail alerting, an existing user pool and tuned limits."""
+    return in_process_synth(tmp_path_factory.mktemp("synth"), **CONFIGURED_CONTEXT)
 
 
 @pytest.fixture(scope="session")

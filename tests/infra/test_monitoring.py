@@ -159,8 +159,8 @@ def test_without_slack_ids_the_stack_synthesizes_without_chatbot_and_warns(
     assert "Slack alerts are off" in synthesis.output
 
 
-def test_slack_channel_is_read_only_and_subscribed(alerting_synthesis: Synthesis) -> None:
-    template = alerting_synthesis.template
+def test_slack_channel_is_read_only_and_subscribed(configured_synthesis: Synthesis) -> None:
+    template = configured_synthesis.template
     _, channel = only(template, "AWS::Chatbot::SlackChannelConfiguration")
     topic_id, _ = only(template, "AWS::SNS::Topic")
     properties = channel["Properties"]
@@ -175,11 +175,11 @@ def test_slack_channel_is_read_only_and_subscribed(alerting_synthesis: Synthesis
     assert sorted(statement["Action"]) == sorted(CHATBOT_READ_ACTIONS)
     assert all(":Describe" in a or ":Get" in a or ":List" in a for a in statement["Action"])
     assert "AdministratorAccess" not in json.dumps(template)
-    assert "Slack alerts are off" not in alerting_synthesis.output
+    assert "Slack alerts are off" not in configured_synthesis.output
 
 
-def test_email_subscription_by_context(alerting_synthesis: Synthesis) -> None:
-    _, subscription = only(alerting_synthesis.template, "AWS::SNS::Subscription")
+def test_email_subscription_by_context(configured_synthesis: Synthesis) -> None:
+    _, subscription = only(configured_synthesis.template, "AWS::SNS::Subscription")
 
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "oncall@example.com"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from chalicelib.metadata import METADATA_FILENAME
+from harness import REPO_ROOT
 from harness.container_image import (
     BASE_IMAGE_COMMANDS,
-    REPO_ROOT,
     ImageBuild,
     build_image,
     dockerfile_base_image,

@@ -13,25 +13,23 @@ import pytest
 from sleep_advisor_infra.monitoring import INIT_DURATION, MAX_MEMORY_USED
 
 from harness.cdk import Synthesis
+from harness.checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
 from harness.samples import JSON, NIGHTS_BY_ADVICE, SHORT_NIGHT
-from harness.templates import (
-    MetricKey,
-    alarm_metrics,
-    cfn_lint_errors,
-    dashboard_metrics,
-    nag_violations,
-    sam_transform,
-    violations_in,
-)
+from harness.templates import MetricKey, alarm_metrics, dashboard_metrics
 
 
 @pytest.fixture(scope="module")
 def emitted(image_layout: ImageLayout, cli_synthesis: Synthesis) -> set[MetricKey]:
     """EMF from the image's entry point with the deployed function's environment variables."""
-    environment = cli_synthesis.template["Resources"]["APIHandler"]["Properties"][
-        "Environment"]["Variables"]
+    environment = {
+        **cli_synthesis.template["Resources"]["APIHandler"]["Properties"]["Environment"][
+            "Variables"],
+        # Lambda names the function's environment after its physical name: what Ref returns,
+        # and what the dashboard's references render as here.
+        "AWS_LAMBDA_FUNCTION_NAME": "<Ref:APIHandler>",
+    }
     with LambdaFunction.start(image_layout, environment) as function:
         every_class = {"instances": list(NIGHTS_BY_ADVICE.values())}
         for document in (every_class, {"features": SHORT_NIGHT}, {"features": {"naps": 1}}):

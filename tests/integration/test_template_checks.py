@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from harness.cdk import Synthesis
-from harness.templates import (
+from harness.checks import (
     cfn_lint_errors,
     nag_violations,
     sam_transform,
@@ -19,10 +19,10 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-COG2 Transformed/Template/UsersUserPool7E610616",
     "AwsSolutions-COG8 Transformed/Template/UsersUserPool7E610616",
     "AwsSolutions-IAM5[Resource::*] "
-    "Transformed/Template/PredictionApiFunctionRoleDefaultPolicyA8DE09D6",
+    "Transformed/Template/FunctionRoleDefaultPolicy5265322F",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs] "
-    "Transformed/Template/PredictionApiApiGatewayLoggingRole75C7B32E",
+    "Transformed/Template/ApiGatewayLoggingRoleCE57A8ED",
     "AwsSolutions-APIG2 Transformed/Template/RestAPI",
     "AwsSolutions-APIG3 Transformed/Template/RestAPIapiStage",
     "Serverless-LambdaDLQ Transformed/Template/APIHandler",

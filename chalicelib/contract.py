@@ -1,0 +1,65 @@
+"""Facts the service and its infrastructure must agree on, each written once.
+
+Standard library only: `infra/` imports this at synth time without loading the model,
+Powertools or pydantic, and the service imports it to name what it writes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The Chalice app name; also the Powertools service name (a dimension of every custom metric)
+# and the prefix of every AWS resource name a stage creates: sleep-advisor-<stage>-...
+SERVICE_NAME: Final = "sleep-advisor"
+# CloudWatch namespace of the custom metrics; a deployed stage writes to <namespace>/<stage>.
+METRICS_NAMESPACE: Final = "SleepAdvisor"
+METRICS_NAMESPACE_VARIABLE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+# The API Gateway stage Chalice deploys the API to (the first path segment of every URL).
+API_STAGE_NAME: Final = "api"
+
+# Custom metrics (CloudWatch Embedded Metric Format) and their dimensions.
+PREDICTION_PROBABILITY: Final = "PredictionProbability"
+ADVICE_GIVEN: Final = "AdviceGiven"
+INFERENCE_LATENCY: Final = "InferenceLatency"
+REJECTED_REQUESTS: Final = "RejectedRequests"
+MODEL_LOAD_TIME: Final = "ModelLoadTime"
+COLD_START: Final = "ColdStart"
+SERVICE_DIMENSION: Final = "service"
+MODEL_VERSION_DIMENSION: Final = "ModelVersion"
+ADVICE_DIMENSION: Final = "Advice"
+FUNCTION_NAME_DIMENSION: Final = "function_name"  # Powertools' cold-start metric only
+
+# Request limits. The stack hands the stage's values to the function (as these environment
+# variables) and to API Gateway's request model, so the two can never disagree.
+ENVIRONMENT_PREFIX: Final = "SLEEP_ADVISOR_"
+# 100 nights covers a quarter of history in one call while bounding one request's work; it is
+# also the most values one EMF document may carry for a metric.
+MAX_BATCH_INSTANCES: Final = 100
+# A full batch of 100 instances is about 25 KiB of JSON; 64 KiB leaves room for spacing.
+MAX_BODY_BYTES: Final = 64 * 1024
+
+# Lambda gets a fraction of a vCPU below 1,769 MB, where BLAS/OpenMP thread pools only add
+# contention; it has no /dev/shm, where joblib's probe would log a warning at every cold start.
+# The image sets these (Dockerfile ENV, checked against this by a test); the model loader
+# caps thread pools at this many threads for any other host.
+THREADS: Final = 1
+SINGLE_THREADED_ENVIRONMENT: Final = {
+    "OMP_NUM_THREADS": str(THREADS),
+    "OPENBLAS_NUM_THREADS": str(THREADS),
+    "MKL_NUM_THREADS": str(THREADS),
+    "JOBLIB_MULTIPROCESSING": "0",
+}
+
+
+def stack_name(stage: str) -> str:
+    """The CloudFormation stack of a stage (also Chalice's stage name: the construct id)."""
+    return f"SleepAdvisor-{stage}"
+
+
+def resource_name(stage: str, *parts: str) -> str:
+    """The name of a stage's AWS resource: sleep-advisor-<stage>[-part...]."""
+    return "-".join((SERVICE_NAME, stage, *parts))
+
+
+def stage_namespace(stage: str) -> str:
+    return f"{METRICS_NAMESPACE}/{stage}"

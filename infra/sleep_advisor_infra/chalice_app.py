@@ -1,0 +1,73 @@
+"""The Chalice app as CloudFormation: Chalice's CDK integration generates the API and the
+function from app.py (it imports app.py at synth time)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnResource
+from aws_cdk import aws_iam as iam
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib import contract
+from chalicelib.config import setting_variable
+from sleep_advisor_infra.config import REPO_ROOT, StageConfig
+
+# Logical ids in the template Chalice generates.
+FUNCTION_ID = "APIHandler"
+REST_API_ID = "RestAPI"
+
+
+class ImageOnlyChalice(Chalice):
+    """Chalice's construct without its deployment-package asset.
+
+    Chalice zips the app and registers the zip as an S3 asset for the function's CodeUri; the
+    function runs from the container image instead, so `cdk deploy` would upload that zip for
+    nothing. This builds the same SAM template, minus the asset (CodeUri is deleted later).
+    """
+
+    def _generate_sam_template_with_assets(self, chalice_out_dir: str, package_id: str) -> str:
+        package_dir = Path(self._sam_package_dir)
+        template = json.loads((package_dir / "sam.json").read_text())
+        if any(r["Type"] == "AWS::Serverless::LayerVersion" for r in template["Resources"].values()):
+            raise ValueError("automatic_layer is not supported: the function runs from an image")
+        output = Path(chalice_out_dir) / f"{package_id}.sam_with_assets.json"
+        output.write_text(json.dumps(template, indent=2))
+        return str(output)
+
+
+class ChaliceApp(Construct):
+    """The API and the function Chalice generates, configured for one stage.
+
+    Attributes: `function` and `rest_api` (the generated SAM resources), `function_name`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig,
+                 role: iam.IRole) -> None:
+        super().__init__(scope, construct_id)
+        stage_config: dict[str, Any] = {
+            "api_gateway_stage": contract.API_STAGE_NAME,
+            "api_gateway_endpoint_type": "REGIONAL",
+            "lambda_memory_size": config.memory_size_mb,
+            "lambda_timeout": config.timeout_seconds,
+            "xray": True,
+            # Merged over .chalice/config.json's variables.
+            "environment_variables": {
+                contract.METRICS_NAMESPACE_VARIABLE: config.metrics_namespace,
+                setting_variable("max_batch_instances"): str(config.max_batch_instances),
+            },
+            # The role is created with only what the function needs; Chalice's own would allow
+            # writing to every log group in the account.
+            "manage_iam_role": False,
+            "iam_role_arn": role.role_arn,
+        }
+        if config.reserved_concurrency is not None:
+            stage_config["reserved_concurrency"] = config.reserved_concurrency
+        self.chalice = ImageOnlyChalice(self, "Chalice", source_dir=str(REPO_ROOT),
+                                        stage_config=stage_config)
+        self.function: CfnResource = self.chalice.get_resource(FUNCTION_ID)
+        self.rest_api: CfnResource = self.chalice.get_resource(REST_API_ID)
+        self.function_name: str = self.function.ref

@@ -1,0 +1,91 @@
+"""The function's container image, its least-privilege role and its log group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnResource, RemovalPolicy
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from sleep_advisor_infra.config import REPO_ROOT
+from sleep_advisor_infra.nag import acknowledge
+
+
+def outside_the_image(context: Path) -> list[str]:
+    """Top-level entries the .dockerignore allow-list never lets in (.venv, node_modules, ...).
+
+    CDK walks and copies the whole build context before applying .dockerignore's negations;
+    naming these up front takes that from seconds to milliseconds.
+    """
+    rules = (context / ".dockerignore").read_text().splitlines()
+    allowed = {Path(rule[1:]).parts[0] for rule in rules if rule.startswith("!")}
+    return sorted(entry.name for entry in context.iterdir() if entry.name not in allowed)
+
+
+class FunctionImage(Construct):
+    """What the function runs from and may do: an image built from the root Dockerfile, a role
+    that writes only its own logs and traces and pulls only its image, a JSON log group.
+
+    Attributes: `image`, `role`, `log_group`. `configure(function)` switches Chalice's
+    generated function to all three.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *,
+                 log_retention: logs.RetentionDays) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.image = ecr_assets.DockerImageAsset(
+            self, "Image", directory=str(REPO_ROOT), platform=ecr_assets.Platform.LINUX_AMD64,
+            exclude=outside_the_image(REPO_ROOT),
+        )
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Sleep Advisor function: write its own logs and traces, pull its image",
+        )
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn],
+        ))
+        # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level scoping.
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"],
+        ))
+        self.image.repository.grant_pull(self.role)
+        acknowledge(
+            self.role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "xray:PutTraceSegments, xray:PutTelemetryRecords and ecr:GetAuthorizationToken do "
+            "not support resource-level permissions; log writes and image pulls are scoped to "
+            "the function's log group and the asset repository.",
+        )
+
+    def configure(self, function: CfnResource) -> None:
+        """Switch Chalice's zip-packaged function to the image (Chalice has no image support)."""
+        function.add_property_override("PackageType", "Image")
+        function.add_property_override("ImageUri", self.image.image_uri)
+        # Properties SAM would otherwise require or reject for an image.
+        for zip_property in ("CodeUri", "Handler", "Runtime", "Layers"):
+            function.add_property_deletion_override(zip_property)
+        function.add_property_override("LoggingConfig", {
+            "LogFormat": "JSON",
+            "LogGroup": self.log_group.log_group_name,
+            "ApplicationLogLevel": "INFO",
+            # platform.report lines (memory, init duration) are INFO: keep them for the dashboard.
+            "SystemLogLevel": "INFO",
+        })
+        # The image pull is checked when the function is created: the policy must exist first.
+        for part in (self.role, self.role.node.find_child("DefaultPolicy")):
+            default_child = part.node.default_child
+            if isinstance(default_child, CfnResource):
+                function.add_resource_dependency(default_child)
+        acknowledge(
+            function, "Serverless::Serverless-LambdaDLQ",
+            "API Gateway invokes the function synchronously: a failed request is answered with "
+            "an error to the client, and Lambda never retries it, so a dead-letter queue "
+            "would never receive anything.",
+        )

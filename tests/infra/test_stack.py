@@ -1,0 +1,53 @@
+"""The stack as a whole: outputs, what must not disappear, and its context settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from aws_cdk.assertions import Template
+
+from harness.cdk import Synthesis
+from harness.templates import resource
+
+
+def test_outputs(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+
+    assert "RestAPI" in json.dumps(outputs["ApiUrl"]["Value"])
+    assert outputs["FunctionName"]["Value"] == {"Ref": "APIHandler"}
+    assert {"UserPoolId", "UserPoolClientId"} <= set(outputs)
+
+
+def test_resource_counts_guard_against_accidental_deletion(template: Template) -> None:
+    for resource_type, count in {
+        "AWS::Serverless::Function": 1, "AWS::Serverless::Api": 1,
+        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 3, "AWS::IAM::Role": 2,
+    }.items():
+        template.resource_count_is(resource_type, count)
+
+
+def test_context_sets_memory_throttling_concurrency_and_limits(
+    configured_synthesis: Synthesis,
+) -> None:
+    template = configured_synthesis.template
+    function = resource(template, "APIHandler")["Properties"]
+    settings = resource(template, "RestAPI")["Properties"]["MethodSettings"][0]
+    model = resource(template, "RestAPI")["Properties"]["DefinitionBody"]["definitions"][
+        "PredictionRequest"]
+
+    assert function["MemorySize"] == 2048
+    assert function["ReservedConcurrentExecutions"] == 20
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (5, 10)
+    # One setting, given to the function and to the gateway's model alike.
+    assert function["Environment"]["Variables"]["SLEEP_ADVISOR_MAX_BATCH_INSTANCES"] == "25"
+    assert model["properties"]["instances"]["maxItems"] == 25
+    assert function["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "SleepAdvisor/prod"
+
+
+@pytest.mark.parametrize("bad", [{"timeout_seconds": "29"}, {"memory_size_mb": "64"},
+                                 {"user_pool_arn": "pool-1"}, {"log_retention_days": "31"}])
+def test_invalid_context_is_refused(synthesize: Callable[..., Template], bad: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        synthesize(**bad)
