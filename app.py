@@ -15,7 +15,7 @@ from chalicelib.observability import logger, metrics
 from chalicelib.schemas import RequestRejected, RequestSchema
 
 # Chalice logs unhandled exceptions to logging.getLogger(app_name): with its own handler off,
-# they reach Powertools' JSON handler, since POWERTOOLS_SERVICE_NAME is the same name.
+# they reach Powertools' JSON handler, whose logger has the same name (contract.SERVICE_NAME).
 app = Chalice(app_name=contract.SERVICE_NAME, configure_logs=False)
 
 # Loaded once per container, during initialisation: a missing, tampered or incompatible

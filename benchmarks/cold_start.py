@@ -1,6 +1,6 @@
 """Cold start and footprint of the image's task root, without Docker.
 
-The task root is built as the Dockerfile builds it (tests/container_image.py: the same
+The task root is built as the Dockerfile builds it (harness/container_image.py: the same
 dependency script, wheels for the Lambda platform, the same COPY list). Each run is a fresh
 interpreter with no site-packages (`-S`), importing the handler module and answering one API
 Gateway event, as Lambda's init plus first invocation do. Prints a JSON document.

@@ -1,6 +1,6 @@
 """A bounded load run against a server on loopback: every request sent is answered.
 
-Used by tests/test_load.py (which asserts the accounting) and by `make bench` (which records
+Used by tests/integration/test_load.py (which asserts the accounting) and by `make bench` (which records
 the latency distribution). Only loopback addresses are accepted.
 """
 

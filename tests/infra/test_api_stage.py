@@ -57,7 +57,7 @@ def test_predict_body_is_validated_against_the_model_schema(template: Template) 
 
 
 def test_gateway_errors_render_as_json_in_the_service_error_shape(template: Template) -> None:
-    # Rendered as API Gateway renders them (tests/api_gateway.py): every variable substituted
+    # Rendered as API Gateway renders them (harness/api_gateway.py): every variable substituted
     # with hostile text, everything else left literal. Each must still parse as the error shape.
     responses = resource(template, "RestAPI")["Properties"]["DefinitionBody"][
         "x-amazon-apigateway-gateway-responses"]

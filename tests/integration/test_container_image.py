@@ -1,7 +1,7 @@
 """The Dockerfile's promises, checked without a Docker engine.
 
 The image is built by following the Dockerfile with only the base image's commands on the
-PATH of every RUN step (tests/container_image.py says which commands and where that list
+PATH of every RUN step (harness/container_image.py says which commands and where that list
 comes from), so a step that would fail in `docker build` fails here.
 """
 

@@ -41,3 +41,15 @@ def test_every_module_the_layout_names_exists() -> None:
         for module in named:
             found = list((REPO_ROOT / folder).rglob(module))
             assert found, f"{folder}: {module}"
+
+
+def test_every_file_the_documentation_names_exists() -> None:
+    documents = [REPO_ROOT / "README.md", REPO_ROOT / "model" / "README.md",
+                 *(REPO_ROOT / "docs").glob("*.md")]
+    missing = []
+    for document in documents:
+        for path in re.findall(r"\b((?:tests|harness|infra|chalicelib|benchmarks|requirements)"
+                               r"/[\w./-]+\.(?:py|sh|txt|lock))\b", document.read_text()):
+            if not (REPO_ROOT / path).exists():
+                missing.append(f"{document.name}: {path}")
+    assert missing == []
