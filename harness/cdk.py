@@ -82,14 +82,16 @@ def cli_synth(assembly: Path, **context: str) -> Synthesis:
 
 @contextlib.contextmanager
 def region_set() -> Iterator[None]:
-    # Chalice's packaging needs a region (none is contacted); leave the environment as found.
-    previous = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = previous or REGION
+    """Chalice's packaging needs a region (none is contacted), and it also copies the stage's
+    environment variables into os.environ when it loads the app: leave the environment exactly
+    as found, or a synthesized stage's limits would reach every later test and subprocess."""
+    previous = dict(os.environ)
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("AWS_DEFAULT_REGION", None)
+        os.environ.clear()
+        os.environ.update(previous)
 
 
 def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
@@ -105,7 +107,10 @@ def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.chdir(workdir), region_set():
-        app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context})
+        # Construct stack traces, tree.json and the CDKMetadata resource only cost time here;
+        # the CLI synthesis (cli_synth) keeps CDK's defaults.
+        app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context},
+                      stack_traces=False, tree_metadata=False, analytics_reporting=False)
         config = StageConfig.from_context(app.node)
         stack = SleepAdvisorStack(app, config.stack_id, config=config,
                                   env=cdk.Environment(account=ACCOUNT, region=REGION))

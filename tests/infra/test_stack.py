@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Template
 
-from harness.cdk import Synthesis
+from harness.cdk import Synthesis, in_process_synth
 from harness.templates import resource
 
 
@@ -51,3 +53,13 @@ def test_context_sets_memory_throttling_concurrency_and_limits(
 def test_invalid_context_is_refused(synthesize: Callable[..., Template], bad: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         synthesize(**bad)
+
+
+def test_synthesis_leaves_the_environment_as_it_found_it(tmp_path: Path) -> None:
+    # Chalice's packaging copies the stage's variables into os.environ; a leaked batch limit
+    # once made chalice local refuse full batches in later tests.
+    before = dict(os.environ)
+
+    in_process_synth(tmp_path, max_batch_instances="7")
+
+    assert dict(os.environ) == before
