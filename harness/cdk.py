@@ -81,8 +81,10 @@ def cli_synth(assembly: Path, **context: str) -> Synthesis:
 
 
 @contextlib.contextmanager
-def region_set() -> Iterator[None]:
-    """Chalice's packaging needs a region (none is contacted), and it also copies the stage's
+def preserved_environment() -> Iterator[None]:
+    """A region set for the block, and the environment exactly as found afterwards.
+
+    Chalice's packaging needs a region (none is contacted), and it also copies the stage's
     environment variables into os.environ when it loads the app: leave the environment exactly
     as found, or a synthesized stage's limits would reach every later test and subprocess."""
     previous = dict(os.environ)
@@ -106,7 +108,7 @@ def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
 
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    with contextlib.chdir(workdir), region_set():
+    with contextlib.chdir(workdir), preserved_environment():
         # Construct stack traces, tree.json and the CDKMetadata resource only cost time here;
         # the CLI synthesis (cli_synth) keeps CDK's defaults.
         app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context},

@@ -12,7 +12,7 @@ from aws_cdk import cloudformation_include
 from samtranslator.translator.transform import transform
 from sleep_advisor_infra.nag import acknowledge, attach_rule_packs
 
-from harness.cdk import ACCOUNT, REGION, region_set
+from harness.cdk import ACCOUNT, REGION, preserved_environment
 
 
 class _NoManagedPolicies:
@@ -25,7 +25,7 @@ class _NoManagedPolicies:
 def sam_transform(template: dict[str, Any]) -> dict[str, Any]:
     """The template as CloudFormation will see it after `AWS::Serverless-2016-10-31`."""
     parameters = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
-    with region_set():
+    with preserved_environment():
         return dict(transform(copy.deepcopy(template), parameters, _NoManagedPolicies()))
 
 

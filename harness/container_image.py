@@ -209,13 +209,15 @@ def _pinned(package: str) -> str:
     raise LookupError(f"{package} is not pinned in requirements/dev.txt")
 
 
-def dockerfile_base_image(path: Path = DOCKERFILE) -> str:
-    arguments: dict[str, str] = {}
+def read_dockerfile(path: Path = DOCKERFILE) -> ImageBuild:
+    """What a Dockerfile declares (base image, arguments, ENV, CMD) without building it: every
+    instruction but COPY and RUN, followed exactly as build_image follows it."""
+    build = ImageBuild(root=Path("/nonexistent"), commands=Path("/nonexistent"))
     for instruction in instructions(path):
-        if instruction.keyword == "ARG":
-            name, _, default = instruction.argument.partition("=")
-            arguments[name] = default
-        elif instruction.keyword == "FROM":
-            return _expand(instruction.argument, arguments)
-    raise ValueError(f"{path} has no FROM")
+        if instruction.keyword not in ("COPY", "RUN"):
+            build.follow(instruction, REPO_ROOT)
+    return build
 
+
+def dockerfile_base_image(path: Path = DOCKERFILE) -> str:
+    return read_dockerfile(path).base_image

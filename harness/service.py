@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -40,7 +41,5 @@ def import_app(module_name: str, model_dir: Path | None = None) -> ModuleType:
 
 def post_predict(client: Any, document: Any) -> Any:
     """POST /predict with a JSON document through Chalice's test client."""
-    import json
-
     return client.http.post("/predict", headers={"Content-Type": "application/json"},
                             body=json.dumps(document))

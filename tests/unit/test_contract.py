@@ -7,7 +7,7 @@ import json
 
 from chalicelib import contract
 from harness import REPO_ROOT
-from harness.container_image import instructions
+from harness.container_image import read_dockerfile
 
 
 def test_chalice_config_names_the_app_as_the_contract_does() -> None:
@@ -21,12 +21,7 @@ def test_chalice_config_names_the_app_as_the_contract_does() -> None:
 
 
 def test_the_image_runs_single_threaded_as_the_contract_says() -> None:
-    environment: dict[str, str] = {}
-    for instruction in instructions():
-        if instruction.keyword == "ENV":
-            for pair in instruction.argument.split():
-                name, _, value = pair.partition("=")
-                environment[name] = value
+    environment = read_dockerfile().declared_environment
 
     assert {k: environment.get(k) for k in contract.SINGLE_THREADED_ENVIRONMENT} == (
         contract.SINGLE_THREADED_ENVIRONMENT)
