@@ -16,6 +16,6 @@ ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 JOBLIB_MULTIPROCE
 
 COPY app.py ${LAMBDA_TASK_ROOT}/
 COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/
-COPY model/model.joblib model/metadata.json ${LAMBDA_TASK_ROOT}/model/
+COPY model/model.joblib model/metadata.json model/golden.json ${LAMBDA_TASK_ROOT}/model/
 
 CMD ["app.app"]

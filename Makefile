@@ -11,7 +11,9 @@ CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=tru
 CONTEXT ?=
 STAGE ?= dev
 
-.PHONY: install run test test-fast train bench lock synth bootstrap deploy destroy smoke
+MODEL_DIR ?= model
+
+.PHONY: install run check-model test test-fast train bench lock synth bootstrap deploy destroy smoke
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dev.txt
@@ -26,8 +28,14 @@ $(CDK_INSTALLED): infra/package.json infra/package-lock.json
 install: $(INSTALLED) $(CDK_INSTALLED)
 
 ## Serve the bundled model on http://127.0.0.1:$(PORT) with chalice local (no AWS account).
+## The model is checked first: Chalice's reloader would wait, not exit, on a model that fails.
 run: $(INSTALLED)
+	$(BIN)/python -m chalicelib.packaging check "$${SLEEP_ADVISOR_MODEL_DIR:-model}"
 	$(BIN)/chalice local --host 127.0.0.1 --port $(PORT)
+
+## Check a model directory as the function would load it, and print the API it gets.
+check-model: $(INSTALLED)
+	$(BIN)/python -m chalicelib.packaging check $(MODEL_DIR)
 
 ## Run the whole test suite: every layer, integration included (what CI runs).
 test: $(INSTALLED) $(CDK_INSTALLED)

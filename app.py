@@ -9,24 +9,25 @@ from typing import Any
 from chalice.app import Chalice, ConvertToMiddleware, Request, Response
 
 from chalicelib import contract, observability
-from chalicelib.advisor import SleepAdvisor
 from chalicelib.config import get_settings
 from chalicelib.observability import logger, metrics
-from chalicelib.schemas import RequestRejected, RequestSchema
+from chalicelib.schemas import RequestRejected
+from chalicelib.serving import load_served_model
 
 # Chalice logs unhandled exceptions to logging.getLogger(app_name): with its own handler off,
 # they reach Powertools' JSON handler, whose logger has the same name (contract.SERVICE_NAME).
 app = Chalice(app_name=contract.SERVICE_NAME, configure_logs=False)
 
 # Loaded once per container, during initialisation: a missing, tampered or incompatible
-# artifact raises here, so the function never starts rather than answering wrongly.
+# artifact, or one that no longer gives its golden answers, raises here, so the function
+# never starts rather than answering wrongly.
 settings = get_settings()
-advisor = observability.load_advisor(lambda: SleepAdvisor.load(settings.model_dir))
-request_schema = RequestSchema(
-    advisor.metadata,
+served = observability.load_model(lambda: load_served_model(
+    settings.model_dir,
     max_batch_instances=settings.max_batch_instances,
     max_body_bytes=settings.max_body_bytes,
-)
+))
+advisor, request_schema = served.advisor, served.request_schema
 model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
 
 

@@ -111,7 +111,7 @@ def function_log_bytes_per_request() -> int:
     """Bytes the function itself writes for one prediction: its log line and EMF documents."""
     from chalice.test import Client
 
-    from harness.samples import SHORT_NIGHT, chalice_environment
+    from harness.samples import SAMPLE_INSTANCE, chalice_environment
 
     os.environ.update(chalice_environment())  # as Lambda sets it, before the app is imported
     import app as service
@@ -119,11 +119,11 @@ def function_log_bytes_per_request() -> int:
     stream = io.StringIO()
     with Client(service.app) as client, contextlib.redirect_stdout(stream):
         client.http.post("/predict", headers={"Content-Type": "application/json"},
-                         body=json.dumps({"features": SHORT_NIGHT}))  # the cold start
+                         body=json.dumps({"features": SAMPLE_INSTANCE}))  # the cold start
         stream.seek(0)
         stream.truncate()
         client.http.post("/predict", headers={"Content-Type": "application/json"},
-                         body=json.dumps({"features": SHORT_NIGHT}))
+                         body=json.dumps({"features": SAMPLE_INSTANCE}))
     return len(stream.getvalue().encode())
 
 

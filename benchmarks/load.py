@@ -36,7 +36,7 @@ def request_mix(night: dict[str, Any]) -> list[tuple[bytes, int]]:
     """What a mobile client sends: mostly single nights, some week batches, a few bad bodies."""
     week = json.dumps({"instances": [night] * 7}).encode()
     single = json.dumps({"features": night}).encode()
-    bad = json.dumps({"features": {**night, "sleep_duration_hours": "seven"}}).encode()
+    bad = json.dumps({"features": {**night, next(iter(night)): "seven"}}).encode()
     return [(single, 200)] * 7 + [(week, 200), (week, 200), (bad, 400)]
 
 

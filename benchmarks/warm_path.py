@@ -51,7 +51,7 @@ def main() -> None:
     import app as service
     from chalicelib import observability
     from harness.lambda_runtime import api_gateway_event
-    from harness.samples import NIGHTS_BY_ADVICE, SHORT_NIGHT
+    from harness.samples import INSTANCES_BY_ADVICE, SAMPLE_INSTANCE
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -88,15 +88,16 @@ def main() -> None:
         for name, function in recordings[variant].items():
             setattr(observability, name, function)
 
-    batch = [list(NIGHTS_BY_ADVICE.values())[i % 5] for i in range(100)]
-    feature_names = list(SHORT_NIGHT)
+    every_class = list(INSTANCES_BY_ADVICE.values())
+    batch = [every_class[i % len(every_class)] for i in range(100)]
+    feature_names = list(SAMPLE_INSTANCE)
     results: dict[str, dict[str, dict[str, float]]] = {}
     sink = io.StringIO()
-    for size, document in (("1 night", {"features": SHORT_NIGHT}), ("100 nights", {"instances": batch})):
+    for size, document in (("1 night", {"features": SAMPLE_INSTANCE}), ("100 nights", {"instances": batch})):
         event = api_gateway_event("POST", "/predict", json.dumps(document),
                                   {"Content-Type": "application/json"})
         rows = np.asarray([[night[n] for n in feature_names]
-                           for night in (batch if size == "100 nights" else [SHORT_NIGHT])],
+                           for night in (batch if size == "100 nights" else [SAMPLE_INSTANCE])],
                           dtype=np.float64)
         estimator = service.advisor._estimator
 

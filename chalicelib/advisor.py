@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -19,6 +20,54 @@ from chalicelib.metadata import METADATA_FILENAME, ModelMetadata, sha256_of
 
 class ModelLoadError(RuntimeError):
     """The artifact or its metadata cannot be trusted; the service must not start."""
+
+
+def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
+    """Why the service could not serve `estimator` as `metadata` describes it, or None.
+
+    Checked when a model is saved and again when it is loaded, so a model that slipped past
+    the first (written by hand, say) still never serves.
+    """
+    if not callable(getattr(estimator, "predict_proba", None)):
+        return (f"{type(estimator).__name__} has no predict_proba; the service answers with "
+                "class probabilities, so use a classifier that has one")
+    labels = np.asarray(getattr(estimator, "classes_", [])).tolist()
+    if not all(isinstance(label, str) for label in labels):
+        return (f"the estimator was trained on labels {labels}, not on the class ids "
+                f"{list(metadata.class_ids)}; train on the class ids (strings) so each "
+                "answer names its advice")
+    if sorted(labels) != sorted(metadata.class_ids):
+        return (f"estimator classes {labels} do not match the metadata classes "
+                f"{list(metadata.class_ids)}")
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and list(fitted_names) != list(metadata.feature_names):
+        return (f"the estimator was fitted on the columns {list(fitted_names)} but the metadata "
+                f"lists the features {list(metadata.feature_names)}; names and order must be "
+                "the same, because the service builds each row in the metadata's order")
+    if getattr(estimator, "n_features_in_", None) != len(metadata.features):
+        return (f"estimator expects {getattr(estimator, 'n_features_in_', '?')} features, the "
+                f"metadata describes {len(metadata.features)}")
+    return None
+
+
+Rows = Callable[[Sequence[Sequence[float]]], Any]
+
+
+def _row_builder(metadata: ModelMetadata, *, dataframe: bool) -> Rows:
+    """Rows as the estimator was fitted on them.
+
+    An estimator fitted on a pandas DataFrame records its column names (`feature_names_in_`)
+    and may select columns by name (a ColumnTransformer), so it gets a DataFrame with the
+    metadata's columns and dtypes; anything else gets a float64 array. pandas is imported only
+    for such a model, so the array path pays nothing for it at start-up.
+    """
+    if not dataframe:
+        return lambda nights: np.asarray(nights, dtype=np.float64)
+    import pandas as pd
+
+    names = list(metadata.feature_names)
+    dtypes = {f.name: ("int64" if f.type == "integer" else "float64") for f in metadata.features}
+    return lambda nights: pd.DataFrame(list(nights), columns=names).astype(dtypes)
 
 
 @dataclass(frozen=True)
@@ -35,22 +84,14 @@ class SleepAdvisor:
     def __init__(self, metadata: ModelMetadata, estimator: object, source: Path) -> None:
         self.metadata = metadata
         self._estimator = estimator
-        estimator_classes = [str(c) for c in getattr(estimator, "classes_", [])]
-        if sorted(estimator_classes) != sorted(metadata.class_ids):
-            raise ModelLoadError(
-                f"{source}: estimator classes {estimator_classes} do not match the metadata "
-                f"classes {list(metadata.class_ids)}"
-            )
-        expected_features = len(metadata.features)
-        if getattr(estimator, "n_features_in_", None) != expected_features:
-            raise ModelLoadError(
-                f"{source}: estimator expects {getattr(estimator, 'n_features_in_', '?')} "
-                f"features, the metadata describes {expected_features}"
-            )
-        if not callable(getattr(estimator, "predict_proba", None)):
-            raise ModelLoadError(f"{source}: estimator has no predict_proba")
-        self._estimator_classes = estimator_classes
+        problem = serving_problem(estimator, metadata)
+        if problem is not None:
+            raise ModelLoadError(f"{source}: {problem}")
+        self._estimator_classes = [str(c) for c in getattr(estimator, "classes_", [])]
         self._advice_text = {c.id: c.advice for c in metadata.classes}
+        # Fitted on a DataFrame: it recorded its column names and may select columns by name.
+        self.takes_dataframe = getattr(estimator, "feature_names_in_", None) is not None
+        self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
 
     @classmethod
     def load(cls, model_dir: Path) -> SleepAdvisor:
@@ -94,8 +135,7 @@ class SleepAdvisor:
 
     def advise(self, nights: Sequence[Sequence[float]]) -> list[Advice]:
         """Advice for each row of feature values, given in the metadata's feature order."""
-        rows = np.asarray(nights, dtype=np.float64)
-        probabilities = self._estimator.predict_proba(rows)  # type: ignore[attr-defined]
+        probabilities = self._estimator.predict_proba(self._rows(nights))  # type: ignore[attr-defined]
         best = probabilities.argmax(axis=1)
         class_order = self.metadata.class_ids
         results = []

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 METADATA_FILENAME = "metadata.json"
 ARTIFACT_FILENAME = "model.joblib"
+GOLDEN_FILENAME = "golden.json"
 
 # A feature name becomes a JSON field and a pydantic field name.
 _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -56,6 +57,21 @@ class EvaluationMetrics(_Frozen):
     train_rows: int = Field(gt=0)
 
 
+class GoldenReference(_Frozen):
+    """Where the model's golden answers are, and the hash that makes them tamper-evident."""
+
+    file: str = GOLDEN_FILENAME
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    examples: int = Field(gt=0)
+
+
+class Monitoring(_Frozen):
+    """Model-specific alarm settings; anything left out gets a default from the classes."""
+
+    # The average probability of the chosen class below which the model-health alarm fires.
+    low_probability: float | None = Field(default=None, gt=0, lt=1)
+
+
 class ModelMetadata(_Frozen):
     """Everything needed to serve, verify and reproduce one model artifact."""
 
@@ -70,6 +86,8 @@ class ModelMetadata(_Frozen):
     features: tuple[FeatureSpec, ...] = Field(min_length=1)
     classes: tuple[AdviceClass, ...] = Field(min_length=2)
     metrics: EvaluationMetrics
+    golden: GoldenReference
+    monitoring: Monitoring = Monitoring()
     training: dict[str, str | int | float]
 
     @model_validator(mode="after")
@@ -85,6 +103,31 @@ class ModelMetadata(_Frozen):
     @property
     def class_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.classes)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def low_probability_threshold(self) -> float:
+        """The model-health alarm's threshold: the metadata's, else a default from the classes.
+
+        The chosen class's probability is never below chance (1/k for k classes), so a fixed
+        threshold cannot fit every model: 0.45 is a warning sign for five classes and can never
+        be crossed by two. The default sits 30 % of the way from chance to certainty.
+        """
+        if self.monitoring.low_probability is not None:
+            return self.monitoring.low_probability
+        return default_low_probability(len(self.classes))
+
+
+def default_low_probability(class_count: int) -> float:
+    chance = 1 / class_count
+    return round(chance + LOW_PROBABILITY_SHARE * (1 - chance), 3)
+
+
+# How far from chance towards certainty the default low-probability threshold sits.
+LOW_PROBABILITY_SHARE = 0.3
 
 
 def sha256_of(path: Path) -> str:

@@ -22,6 +22,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import contract
 from chalicelib.advisor import Advice, SleepAdvisor
+from chalicelib.serving import ServedModel
 
 
 class _CurrentStdout:
@@ -107,21 +108,24 @@ class _ModelLoad:
     untraced = False
 
 
-def load_advisor(load: Callable[[], SleepAdvisor]) -> SleepAdvisor:
-    """Load the model at initialisation: one clear log line if it fails, its time if not."""
+def load_model(load: Callable[[], ServedModel]) -> ServedModel:
+    """Load the model at initialisation: one clear log line if it fails, its time if not.
+
+    The time includes asking the golden questions: it is what the model costs a cold start.
+    """
     started = time.time()
     try:
-        advisor = load()
+        served = load()
     except Exception:
         # One clear line for the on-call engineer; the exception still stops the function.
         logger.exception("Model failed to load; the function will not start")
         raise
-    _ModelLoad.version, _ModelLoad.started_s, _ModelLoad.ended_s = (
-        advisor.metadata.version, started, time.time())
+    version = served.advisor.metadata.version
+    _ModelLoad.version, _ModelLoad.started_s, _ModelLoad.ended_s = version, started, time.time()
     _ModelLoad.untraced = True
-    label_with_model_version(advisor.metadata.version)
+    label_with_model_version(version)
     _publish_model_load_time((_ModelLoad.ended_s - started) * 1000)
-    return advisor
+    return served
 
 
 def label_with_model_version(version: str) -> None:

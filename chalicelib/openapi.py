@@ -22,7 +22,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
 
 class ErrorDetail(BaseModel):
-    field: str = Field(description="Path of the offending field, e.g. instances[2].night_awakenings")
+    field: str = Field(description="Path of the offending field, e.g. instances[2].<feature name>")
     message: str
     type: str = Field(description="Machine-readable error type")
 
@@ -82,7 +82,7 @@ def build_openapi(metadata: ModelMetadata, settings: Settings) -> dict[str, Any]
     paths = {
         "/predict": {"post": {
             "operationId": "predict",
-            "summary": "Advice for one night (`features`) or a batch (`instances`)",
+            "summary": "Advice for one instance (`features`) or a batch (`instances`)",
             "requestBody": {"required": True, "content": request_body},
             "responses": {
                 "200": {"description": f"One prediction per instance; classes: {class_ids}",

@@ -1,6 +1,11 @@
-"""Sample requests: valid nights for the bundled model, and bad requests with the answer each
-must get, shared by every layer that sends requests (test client, chalice local, the runtime
-client, the benchmarks)."""
+"""Sample requests for whatever model is in model/, and bad requests with the answer each must
+get, shared by every layer that sends requests (test client, chalice local, the runtime
+client, the benchmarks).
+
+Nothing here names a feature or a class: valid instances and their answers are the model's
+own golden answers, and bad requests are built from the metadata's feature types and ranges,
+so the suite passes for any model that `make check-model` accepts.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +15,47 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.golden import GoldenAnswers, GoldenExample, read_golden
+from chalicelib.metadata import METADATA_FILENAME, FeatureSpec, ModelMetadata
 from harness import REPO_ROOT
 
-# One plausible night: short sleep, so the bundled model advises a longer sleep window.
-SHORT_NIGHT: dict[str, Any] = {
-    "sleep_duration_hours": 5.5,
-    "sleep_latency_minutes": 15,
-    "night_awakenings": 1,
-    "bedtime_variability_minutes": 20,
-    "screen_minutes_before_bed": 15,
-    "caffeine_after_14h_mg": 0,
-    "exercise_minutes": 30,
-}
+MODEL = ModelMetadata.model_validate_json((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_bytes())
+GOLDEN: GoldenAnswers = read_golden(BUNDLED_MODEL_DIR, MODEL)
+# The bundled sleep model: tests about that model in particular (its training, its accuracy)
+# run only when model/ holds it.
+IS_SLEEP_MODEL = MODEL.name == "sleep-advice" and MODEL.training.get("script") == "model/train.py"
+NOT_THE_SLEEP_MODEL = f"model/ holds {MODEL.name!r}, not the bundled sleep-advice model"
 
-_FEATURE_NAMES = list(SHORT_NIGHT)
-# One night per advice class of the bundled model (each predicted with probability > 0.98).
-NIGHTS_BY_ADVICE: dict[str, dict[str, Any]] = {
-    advice: dict(zip(_FEATURE_NAMES, values, strict=True)) for advice, values in {
-        "extend_sleep_window": [5.5, 15, 1, 20, 15, 0, 30],
-        "cut_late_caffeine": [7.8, 50, 4, 20, 15, 400, 30],
-        "fix_schedule": [7.5, 15, 1, 150, 15, 0, 30],
-        "reduce_evening_screens": [7.6, 60, 1, 20, 150, 0, 30],
-        "keep_routine": [7.8, 12, 0, 15, 10, 0, 60],
-    }.items()
-}
+SAMPLE: GoldenExample = GOLDEN.examples[0]
+# One valid instance (the first golden request) and the advice the model gives it.
+SAMPLE_INSTANCE: dict[str, Any] = SAMPLE.request["features"]
+SAMPLE_ADVICE: str = SAMPLE.answer.advice_id
+# One instance per class the golden answers advise, in the metadata's class order.
+_FIRST_BY_ADVICE = {e.answer.advice_id: e for e in reversed(GOLDEN.examples)}
+INSTANCES_BY_ADVICE: dict[str, dict[str, Any]] = {
+    c: _FIRST_BY_ADVICE[c].request["features"] for c in MODEL.class_ids if c in _FIRST_BY_ADVICE}
+
+
+def _first(kind: str) -> FeatureSpec | None:
+    return next((f for f in MODEL.features if f.type == kind), None)
+
+
+# Features to break on purpose: a real-valued one and, if the model has one, a count.
+NUMBER_FEATURE: FeatureSpec | None = _first("number")
+COUNT_FEATURE: FeatureSpec | None = _first("integer")
+ANY_FEATURE: FeatureSpec = NUMBER_FEATURE or MODEL.features[0]
+
+
+def private_instance() -> dict[str, Any]:
+    """An instance whose values are distinctive strings in a log line (to prove they are not
+    there): inside every range, with digits no other number in a log line has."""
+    instance: dict[str, Any] = {}
+    for index, spec in enumerate(MODEL.features):
+        middle = spec.minimum + (spec.maximum - spec.minimum) * (0.3 + 0.04 * index)
+        instance[spec.name] = (round(middle) if spec.type == "integer"
+                               else round(middle, 3) + 0.000123)
+    return instance
 
 
 def chalice_environment() -> dict[str, str]:
@@ -45,14 +67,14 @@ def chalice_environment() -> dict[str, str]:
 JSON = {"Content-Type": "application/json"}
 
 
-def _night(**changes: Any) -> dict[str, Any]:
-    night = copy.deepcopy(SHORT_NIGHT)
+def _instance(**changes: Any) -> dict[str, Any]:
+    instance = copy.deepcopy(SAMPLE_INSTANCE)
     for name, value in changes.items():
         if value is _DROP:
-            del night[name]
+            del instance[name]
         else:
-            night[name] = value
-    return night
+            instance[name] = value
+    return instance
 
 
 _DROP = object()
@@ -73,91 +95,108 @@ class BadRequest:
     headers: dict[str, str] = dataclasses.field(default_factory=lambda: dict(JSON))
 
 
+def _with_value(name: str, literal: bytes) -> bytes:
+    """A one-instance body whose feature `name` is written as the raw JSON `literal`."""
+    return _body({"features": _instance(**{name: "@"})}).replace(b'"@"', literal)
+
+
+def _common_cases() -> list[BadRequest]:
+    first, feature = MODEL.features[0].name, ANY_FEATURE
+    low = int(feature.minimum - 1) if feature.type == "integer" else feature.minimum - 1
+    high = int(feature.maximum + 1) if feature.type == "integer" else feature.maximum + 1
+    return [
+        BadRequest("malformed-json", b'{"features": {', 400, "InvalidJSON", "body", "json_invalid"),
+        BadRequest("empty-body", b"", 400, "InvalidJSON", "body", "json_invalid"),
+        BadRequest(
+            "duplicate-key",
+            b'{"features": {"naps": 1}, "features": {"naps": 2}}',
+            400, "InvalidJSON", "body", "json_invalid",
+        ),
+        BadRequest(
+            "wrong-content-type", _body({"features": SAMPLE_INSTANCE}), 415,
+            "UnsupportedMediaType", headers={"Content-Type": "text/plain"},
+        ),
+        BadRequest(
+            "missing-field", _body({"features": _instance(**{first: _DROP})}),
+            400, "InvalidRequest", f"features.{first}", "missing",
+        ),
+        BadRequest(
+            "unknown-feature", _body({"features": _instance(not_a_feature_of_this_model=3)}),
+            400, "InvalidRequest", "features.not_a_feature_of_this_model", "extra_forbidden",
+        ),
+        BadRequest(
+            "unknown-top-level-field", _body({"features": SAMPLE_INSTANCE, "user_id": "u-1"}),
+            400, "InvalidRequest", "user_id", "extra_forbidden",
+        ),
+        BadRequest(
+            "above-range", _body({"features": _instance(**{feature.name: high})}),
+            400, "InvalidRequest", f"features.{feature.name}", "less_than_equal",
+        ),
+        BadRequest(
+            "below-range", _body({"features": _instance(**{feature.name: low})}),
+            400, "InvalidRequest", f"features.{feature.name}", "greater_than_equal",
+        ),
+        BadRequest(
+            "bad-instance-in-batch",
+            _body({"instances": [SAMPLE_INSTANCE, _instance(**{feature.name: low}),
+                                 SAMPLE_INSTANCE]}),
+            400, "InvalidRequest", f"instances[1].{feature.name}", "greater_than_equal",
+        ),
+        BadRequest("empty-batch", _body({"instances": []}), 400, "InvalidRequest", "instances",
+                   "too_short"),
+        BadRequest(
+            "oversize-batch", _body({"instances": [SAMPLE_INSTANCE] * 101}),
+            400, "InvalidRequest", "instances", "too_long",
+        ),
+        BadRequest("no-instance", _body({}), 400, "InvalidRequest", "body", "value_error"),
+        BadRequest(
+            "null-features", _body({"features": None}), 400, "InvalidRequest", "body",
+            "value_error",
+        ),
+        BadRequest(
+            "both-forms", _body({"features": SAMPLE_INSTANCE, "instances": [SAMPLE_INSTANCE]}),
+            400, "InvalidRequest", "body", "value_error",
+        ),
+        BadRequest("array-body", _body([SAMPLE_INSTANCE]), 400, "InvalidRequest", "body",
+                   "model_type"),
+        BadRequest(
+            "features-not-an-object", _body({"features": list(SAMPLE_INSTANCE.values())}),
+            400, "InvalidRequest", "features", "model_type",
+        ),
+        BadRequest(
+            "oversize-body",
+            _body({"features": SAMPLE_INSTANCE, "padding": "x" * (70 * 1024)}),
+            413, "PayloadTooLarge",
+        ),
+    ]
+
+
+def _number_cases(name: str) -> list[BadRequest]:
+    field = f"features.{name}"
+    return [
+        BadRequest("boolean-is-not-a-number", _with_value(name, b"true"),
+                   400, "InvalidRequest", field, "float_type"),
+        BadRequest("numeric-string-is-not-a-number", _with_value(name, b'"7"'),
+                   400, "InvalidRequest", field, "float_type"),
+        BadRequest("nan", _with_value(name, b"NaN"), 400, "InvalidRequest", field,
+                   "finite_number"),
+        BadRequest("infinity", _with_value(name, b"Infinity"), 400, "InvalidRequest", field,
+                   "finite_number"),
+        BadRequest("overflow-to-infinity", _with_value(name, b"1e999"),
+                   400, "InvalidRequest", field, "finite_number"),
+    ]
+
+
+def _count_cases(name: str) -> list[BadRequest]:
+    return [BadRequest("fraction-is-not-a-count", _with_value(name, b"1.5"),
+                       400, "InvalidRequest", f"features.{name}", "int_type")]
+
+
+# Cases about a kind of feature exist only when the model has one.
 BAD_REQUESTS = [
-    BadRequest("malformed-json", b'{"features": {', 400, "InvalidJSON", "body", "json_invalid"),
-    BadRequest("empty-body", b"", 400, "InvalidJSON", "body", "json_invalid"),
-    BadRequest(
-        "duplicate-key",
-        b'{"features": {"naps": 1}, "features": {"naps": 2}}',
-        400, "InvalidJSON", "body", "json_invalid",
-    ),
-    BadRequest(
-        "wrong-content-type", _body({"features": SHORT_NIGHT}), 415, "UnsupportedMediaType",
-        headers={"Content-Type": "text/plain"},
-    ),
-    BadRequest(
-        "missing-field", _body({"features": _night(sleep_duration_hours=_DROP)}),
-        400, "InvalidRequest", "features.sleep_duration_hours", "missing",
-    ),
-    BadRequest(
-        "unknown-feature", _body({"features": _night(mood=3)}),
-        400, "InvalidRequest", "features.mood", "extra_forbidden",
-    ),
-    BadRequest(
-        "unknown-top-level-field", _body({"features": SHORT_NIGHT, "user_id": "u-1"}),
-        400, "InvalidRequest", "user_id", "extra_forbidden",
-    ),
-    BadRequest(
-        "boolean-is-not-a-number", _body({"features": _night(caffeine_after_14h_mg=True)}),
-        400, "InvalidRequest", "features.caffeine_after_14h_mg", "float_type",
-    ),
-    BadRequest(
-        "numeric-string-is-not-a-number", _body({"features": _night(sleep_duration_hours="7")}),
-        400, "InvalidRequest", "features.sleep_duration_hours", "float_type",
-    ),
-    BadRequest(
-        "fraction-is-not-a-count", _body({"features": _night(night_awakenings=1.5)}),
-        400, "InvalidRequest", "features.night_awakenings", "int_type",
-    ),
-    BadRequest(
-        "nan", _body({"features": _night(sleep_latency_minutes=float("nan"))}),
-        400, "InvalidRequest", "features.sleep_latency_minutes", "finite_number",
-    ),
-    BadRequest(
-        "infinity", _body({"features": _night(exercise_minutes=float("inf"))}),
-        400, "InvalidRequest", "features.exercise_minutes", "finite_number",
-    ),
-    BadRequest(
-        "overflow-to-infinity",
-        _body({"features": _night()}).replace(b'"exercise_minutes": 30', b'"exercise_minutes": 1e999'),
-        400, "InvalidRequest", "features.exercise_minutes", "finite_number",
-    ),
-    BadRequest(
-        "above-range", _body({"features": _night(sleep_duration_hours=25)}),
-        400, "InvalidRequest", "features.sleep_duration_hours", "less_than_equal",
-    ),
-    BadRequest(
-        "below-range", _body({"features": _night(screen_minutes_before_bed=-1)}),
-        400, "InvalidRequest", "features.screen_minutes_before_bed", "greater_than_equal",
-    ),
-    BadRequest(
-        "bad-instance-in-batch",
-        _body({"instances": [SHORT_NIGHT, _night(night_awakenings=-2), SHORT_NIGHT]}),
-        400, "InvalidRequest", "instances[1].night_awakenings", "greater_than_equal",
-    ),
-    BadRequest("empty-batch", _body({"instances": []}), 400, "InvalidRequest", "instances", "too_short"),
-    BadRequest(
-        "oversize-batch", _body({"instances": [SHORT_NIGHT] * 101}),
-        400, "InvalidRequest", "instances", "too_long",
-    ),
-    BadRequest("no-instance", _body({}), 400, "InvalidRequest", "body", "value_error"),
-    BadRequest(
-        "null-features", _body({"features": None}), 400, "InvalidRequest", "body", "value_error",
-    ),
-    BadRequest(
-        "both-forms", _body({"features": SHORT_NIGHT, "instances": [SHORT_NIGHT]}),
-        400, "InvalidRequest", "body", "value_error",
-    ),
-    BadRequest("array-body", _body([SHORT_NIGHT]), 400, "InvalidRequest", "body", "model_type"),
-    BadRequest(
-        "features-not-an-object", _body({"features": [5.5, 15]}),
-        400, "InvalidRequest", "features", "model_type",
-    ),
-    BadRequest(
-        "oversize-body",
-        _body({"features": SHORT_NIGHT, "padding": "x" * (70 * 1024)}),
-        413, "PayloadTooLarge",
-    ),
+    *_common_cases(),
+    *(_number_cases(NUMBER_FEATURE.name) if NUMBER_FEATURE else []),
+    *(_count_cases(COUNT_FEATURE.name) if COUNT_FEATURE else []),
 ]
 
 

@@ -21,18 +21,12 @@ from chalice.test import Client
 from hypothesis import settings
 
 from chalicelib.config import BUNDLED_MODEL_DIR
-from chalicelib.metadata import (
-    ARTIFACT_FILENAME,
-    METADATA_FILENAME,
-    AdviceClass,
-    EvaluationMetrics,
-    FeatureSpec,
-)
+from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.container_image import ImageBuild, build_image, image_layout_of
 from harness.lambda_runtime import ImageLayout
-from harness.samples import SHORT_NIGHT, chalice_environment
+from harness.samples import SAMPLE_INSTANCE, chalice_environment
 
 # `make test-fast` trades example counts for speed; `make test` (and CI) runs them all.
 settings.register_profile("fast", max_examples=25, deadline=None)
@@ -48,15 +42,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def model_copy(tmp_path: Path) -> Path:
-    """A writable copy of the bundled artifact and metadata, for breaking on purpose."""
-    for name in (ARTIFACT_FILENAME, METADATA_FILENAME):
+    """A writable copy of the bundled model directory, for breaking on purpose."""
+    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
         shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
     return tmp_path
 
 
 @pytest.fixture
-def night() -> dict[str, Any]:
-    return copy.deepcopy(SHORT_NIGHT)
+def instance() -> dict[str, Any]:
+    """A valid instance of the served model's features (its first golden request)."""
+    return copy.deepcopy(SAMPLE_INSTANCE)
 
 
 @pytest.fixture(scope="session")
@@ -72,50 +67,14 @@ def client(app_module: ModuleType) -> Iterator[Client]:
         yield test_client
 
 
-BEDROOM_FEATURES = (
-    FeatureSpec(
-        name="room_temperature_celsius", type="number", unit="°C", minimum=5, maximum=40,
-        description="Bedroom temperature at bedtime.",
-    ),
-    FeatureSpec(
-        name="naps", type="integer", unit="count", minimum=0, maximum=6,
-        description="Naps taken yesterday.",
-    ),
-)
-BEDROOM_CLASSES = (
-    AdviceClass(id="cool_the_room", advice="Cool your bedroom to about 18 °C."),
-    AdviceClass(id="skip_naps", advice="Skip daytime naps this week."),
-    AdviceClass(id="all_good", advice="Nothing to change."),
-)
+# The suite's second model (tests/models/bedroom_train.py): other features and classes, a
+# DataFrame pipeline. Tests that swap models serve it; CI also runs the suite with it in model/.
+SECOND_MODEL_DIR = REPO_ROOT / "tests" / "models" / "bedroom"
 
 
 @pytest.fixture(scope="session")
-def bedroom_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A second, tiny model with other features and classes, written like the real one."""
-    import numpy as np
-    from sklearn.tree import DecisionTreeClassifier
-
-    from model.train import write_model
-
-    rng = np.random.default_rng(3)
-    temperature = rng.uniform(10, 35, 600)
-    naps = rng.integers(0, 5, 600)
-    labels = np.where(temperature > 24, "cool_the_room", np.where(naps > 2, "skip_naps", "all_good"))
-    estimator = DecisionTreeClassifier(max_depth=3, random_state=0)
-    estimator.fit(np.column_stack([temperature, naps]), labels)
-    output = tmp_path_factory.mktemp("bedroom-model")
-    write_model(
-        output,
-        estimator,
-        name="bedroom",
-        version="0.1.0",
-        description="Test model with different features and classes.",
-        features=BEDROOM_FEATURES,
-        classes=BEDROOM_CLASSES,
-        metrics=EvaluationMetrics(accuracy=1.0, macro_f1=1.0, test_rows=1, train_rows=600),
-        training={"script": "tests/conftest.py"},
-    )
-    return output
+def second_model_dir() -> Path:
+    return SECOND_MODEL_DIR
 
 
 @pytest.fixture(scope="session")

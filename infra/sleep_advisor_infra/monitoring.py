@@ -21,7 +21,6 @@ from chalicelib.metadata import ModelMetadata
 # NFR-5: every prediction, cold start included, within 10 s.
 LATENCY_OBJECTIVE_MS = 10_000
 LATENCY_ALARM_MS = 8_000  # "approaching" the objective
-LOW_PROBABILITY = 0.45  # the original design's model-health threshold
 ERROR_RATE_PERCENT = 5
 API_5XX_RATE = 0.05
 SILENT_HOURS = 12  # the two daily peaks are about 12 h apart: a whole missed peak
@@ -46,9 +45,15 @@ class Monitoring(Construct):
         self._namespace = metrics_namespace
         self._memory_size_mb = memory_size_mb
         self._model = model
+        # The model's own threshold, or the default for its number of classes (metadata.py).
+        self.low_probability = model.low_probability_threshold
         self.metric_filters = self._platform_report_filters()
         self.alarms = self._alarms(topic)
         self.dashboard = self._dashboard()
+
+    @property
+    def _classes_title(self) -> str:
+        return f"Answers per class: {self._model.name}"
 
     # Metrics -------------------------------------------------------------------------------
 
@@ -164,14 +169,15 @@ class Monitoring(Construct):
                "answer a generic 500), then Lambda errors and throttles."),
             "low-probability": (self.service_metric(
                 contract.PREDICTION_PROBABILITY, "Average", period=Duration.minutes(15)), dict(
-                threshold=LOW_PROBABILITY, evaluation_periods=2,
+                threshold=self.low_probability, evaluation_periods=2,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 # No predictions is not a model problem; the silence alarm covers it.
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ), f"The model's average confidence fell below {LOW_PROBABILITY} for 30 minutes: "
-               "it is unsure about what users send, a sign of drift or of a client sending "
-               "other units. Check first: 'Predictions per advice class' for a shifted mix, "
-               "then rejected requests and the app release notes."),
+            ), f"Model {self._model.name} {self._model.version}: the average probability of its "
+               f"answers fell below {self.low_probability} for 30 minutes: it is unsure about "
+               "what users send, a sign of drift or of a client sending other units. Check "
+               f"first: '{self._classes_title}' for a shifted mix, then rejected requests and "
+               "the app release notes."),
             "no-traffic": (self.api_metric("Count", "Sum", period=Duration.hours(1)), dict(
                 threshold=1, evaluation_periods=SILENT_HOURS, datapoints_to_alarm=SILENT_HOURS,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -222,11 +228,12 @@ class Monitoring(Construct):
                       self.lambda_metric("Errors", "Sum", "Errors")],
             ),
             cloudwatch.GraphWidget(
-                title="Model prediction probability", width=8,
+                title=f"Prediction probability: {self._model.name} {self._model.version}", width=8,
                 left=[self.service_metric(contract.PREDICTION_PROBABILITY, "Average", "Average"),
                       self.service_metric(contract.PREDICTION_PROBABILITY, "p10", "p10")],
                 left_annotations=[cloudwatch.HorizontalAnnotation(
-                    value=LOW_PROBABILITY, label="alarm below", color=cloudwatch.Color.ORANGE)],
+                    value=self.low_probability, label="alarm below",
+                    color=cloudwatch.Color.ORANGE)],
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
             ),
             cloudwatch.GraphWidget(
@@ -277,7 +284,7 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Predictions per advice class", width=16, stacked=True, left=advice,
+                title=self._classes_title, width=16, stacked=True, left=advice,
             ),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", width=8, alarms=list(self.alarms.values()),

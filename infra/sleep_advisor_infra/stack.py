@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, Stack
 from constructs import Construct
 
-from chalicelib.config import BUNDLED_MODEL_DIR
-from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+from chalicelib.config import BUNDLED_MODEL_DIR, setting_variable
+from chalicelib.metadata import ModelMetadata
+from chalicelib.serving import ModelLoadError, load_served_model
 from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
@@ -19,14 +23,37 @@ from sleep_advisor_infra.monitoring import Monitoring
 from sleep_advisor_infra.users import AppUsers
 
 
+@functools.cache
+def shipped_model() -> ModelMetadata:
+    try:
+        return load_served_model(BUNDLED_MODEL_DIR).advisor.metadata
+    except ModelLoadError as error:
+        raise SystemExit(f"model/ cannot be deployed: {error}") from None
+
+
+def _warn_if_another_model_is_configured(stack: Stack, model: ModelMetadata) -> None:
+    # The variable moves `chalice local` and the tests to another model; the image always
+    # ships model/. Say so rather than let a deploy silently ship a different model.
+    variable = setting_variable("model_dir")
+    configured = os.environ.get(variable)
+    if configured and Path(configured).resolve() != BUNDLED_MODEL_DIR.resolve():
+        Annotations.of(stack).add_warning_v2(
+            "sleep-advisor:model-dir",
+            f"{variable}={configured} is not deployed: the image ships model/ "
+            f"({model.name} {model.version}). Copy the model into model/ to deploy it.",
+        )
+
+
 class SleepAdvisorStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # The model the image ships: its features shape the gateway's request model, its
-        # version and classes the dashboard and alarms.
-        model = ModelMetadata.model_validate_json(
-            (BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text(encoding="utf-8"))
+        # The model the image ships (model/, as the Dockerfile copies it): its features shape
+        # the gateway's request model, its name, version and classes the dashboard and alarms.
+        # It is loaded and asked its golden questions here, so a model that could not serve
+        # fails `cdk synth` and `cdk deploy` before an image is built or pushed.
+        model = shipped_model()
+        _warn_if_another_model_is_configured(self, model)
 
         users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)
         function = FunctionImage(self, "Function", log_retention=config.log_retention)

@@ -10,39 +10,46 @@ from types import ModuleType
 import pytest
 from chalice.test import Client
 
+from chalicelib.golden import read_golden
+from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
 from chalicelib.observability import label_with_model_version
-from harness.samples import JSON
+from harness.samples import JSON, MODEL, SAMPLE_INSTANCE
 from harness.service import import_app
 
 
 @pytest.fixture
-def bedroom_app(bedroom_model_dir: Path, app_module: ModuleType) -> Iterator[ModuleType]:
-    yield import_app("bedroom_app", bedroom_model_dir)
-    # Powertools' logger and metrics are process-wide: give them back to the bundled model.
+def second_app(second_model_dir: Path, app_module: ModuleType) -> Iterator[ModuleType]:
+    yield import_app("second_app", second_model_dir)
+    # Powertools' logger and metrics are process-wide: give them back to the served model.
     label_with_model_version(app_module.advisor.metadata.version)
 
 
-def test_second_model_gets_its_own_request_schema(bedroom_app: ModuleType) -> None:
-    with Client(bedroom_app.app) as client:
-        warm_room = client.http.post(
-            "/predict", headers=JSON,
-            body=json.dumps({"features": {"room_temperature_celsius": 29.5, "naps": 0}}),
-        )
-        sleep_features = client.http.post(
-            "/predict", headers=JSON,
-            body=json.dumps({"features": {"sleep_duration_hours": 6.0}}),
-        )
+def test_second_model_gets_its_own_request_schema_and_answers(
+    second_app: ModuleType, second_model_dir: Path
+) -> None:
+    second = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    golden = read_golden(second_model_dir, second)
+    with Client(second_app.app) as client:
+        answers = [client.http.post("/predict", headers=JSON, body=json.dumps(example.request))
+                   for example in golden.examples]
+        foreign = client.http.post("/predict", headers=JSON,
+                                   body=json.dumps({"features": SAMPLE_INSTANCE}))
         card = json.loads(client.http.get("/model").body)
 
-    body = json.loads(warm_room.body)
-    assert warm_room.status_code == 200
-    assert body["model"] == {"name": "bedroom", "version": "0.1.0"}
-    assert body["predictions"][0]["advice_id"] == "cool_the_room"
-    assert set(body["predictions"][0]["probabilities"]) == {"cool_the_room", "skip_naps", "all_good"}
-    errors = {e["field"]: e["type"] for e in json.loads(sleep_features.body)["Errors"]}
-    assert errors == {
-        "features.sleep_duration_hours": "extra_forbidden",
-        "features.room_temperature_celsius": "missing",
-        "features.naps": "missing",
-    }
-    assert [f["name"] for f in card["features"]] == ["room_temperature_celsius", "naps"]
+    for answer, example in zip(answers, golden.examples, strict=True):
+        body = json.loads(answer.body)
+        assert answer.status_code == 200, body
+        assert body["model"] == {"name": second.name, "version": second.version}
+        [prediction] = body["predictions"]
+        assert prediction["advice_id"] == example.answer.advice_id
+        assert prediction["probabilities"] == pytest.approx(example.answer.probabilities,
+                                                            abs=golden.tolerance)
+    assert [f["name"] for f in card["features"]] == list(second.feature_names)
+    if second.name != MODEL.name:  # the first model's features mean nothing to the second
+        errors = {e["field"]: e["type"] for e in json.loads(foreign.body)["Errors"]}
+        assert errors == {
+            **{f"features.{name}": "extra_forbidden"
+               for name in set(MODEL.feature_names) - set(second.feature_names)},
+            **{f"features.{name}": "missing"
+               for name in set(second.feature_names) - set(MODEL.feature_names)},
+        }

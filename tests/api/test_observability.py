@@ -12,20 +12,24 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib.contract import METRICS_NAMESPACE, SERVICE_NAME
 from chalicelib.observability import logger
 from harness.emf import emf_blobs, emitted_metrics
+from harness.samples import (
+    ANY_FEATURE,
+    GOLDEN,
+    MODEL,
+    SAMPLE_ADVICE,
+    private_instance,
+)
 from harness.service import post_predict
 
 # Distinctive values: if any of them shows up in the output, a feature value leaked.
-PRIVATE_NIGHT = {
-    "sleep_duration_hours": 5.4321,
-    "sleep_latency_minutes": 17.123,
-    "night_awakenings": 9,
-    "bedtime_variability_minutes": 21.987,
-    "screen_minutes_before_bed": 13.579,
-    "caffeine_after_14h_mg": 0.4321,
-    "exercise_minutes": 31.313,
-}
+PRIVATE_INSTANCE = private_instance()
+# Another golden instance with another answer than the sample's, for a mixed batch.
+OTHER = next(e for e in GOLDEN.examples if e.answer.advice_id != SAMPLE_ADVICE)
+# Above the range by a value no other number in the output has.
+TOO_HIGH = ANY_FEATURE.maximum + 17.4321
 PREDICTION_LOG_FIELDS = {
     "correlation_id", "model_version", "advice", "advice_counts", "probability",
     "probability_min", "batch_size", "inference_ms", "cold_start",
@@ -60,19 +64,18 @@ def service_output() -> ServiceOutput:
 
 
 def test_known_batch_emits_valid_emf_with_expected_names_units_and_values(
-    client: Client, service_output: ServiceOutput, night: dict[str, Any]
+    client: Client, service_output: ServiceOutput, instance: dict[str, Any]
 ) -> None:
-    late_coffee = {**night, "sleep_duration_hours": 7.8, "caffeine_after_14h_mg": 400,
-                   "night_awakenings": 4, "sleep_latency_minutes": 50}
+    other = OTHER.request["features"]
     with service_output.capturing():
-        response = post_predict(client, {"instances": [night, late_coffee, night]})
+        response = post_predict(client, {"instances": [instance, other, instance]})
     probabilities = [p["probability"] for p in json.loads(response.body)["predictions"]]
 
     metrics = emitted_metrics(emf_blobs(service_output.text()))
 
-    shared = frozenset({("service", "sleep-advisor"), ("ModelVersion", "1.0.0")})
+    shared = frozenset({("service", SERVICE_NAME), ("ModelVersion", MODEL.version)})
     by_name = {m.name: m for m in metrics if m.dimensions == shared}
-    assert all(m.namespace == "SleepAdvisor" for m in metrics)
+    assert all(m.namespace == METRICS_NAMESPACE for m in metrics)
     assert by_name["PredictionProbability"].unit == "None"
     assert list(by_name["PredictionProbability"].values) == probabilities
     latency = by_name["InferenceLatency"]
@@ -80,16 +83,16 @@ def test_known_batch_emits_valid_emf_with_expected_names_units_and_values(
     advice = {
         dict(m.dimensions)["Advice"]: m.values for m in metrics if m.name == "AdviceGiven"
     }
-    assert advice == {"extend_sleep_window": (2.0,), "cut_late_caffeine": (1.0,)}
+    assert advice == {SAMPLE_ADVICE: (2.0,), OTHER.answer.advice_id: (1.0,)}
     assert all(m.dimensions == shared | {("Advice", a)} for m in metrics
                for a in [dict(m.dimensions).get("Advice")] if m.name == "AdviceGiven")
 
 
 def test_full_batch_keeps_every_probability(
-    client: Client, service_output: ServiceOutput, night: dict[str, Any]
+    client: Client, service_output: ServiceOutput, instance: dict[str, Any]
 ) -> None:
     with service_output.capturing():
-        post_predict(client, {"instances": [night] * 100})
+        post_predict(client, {"instances": [instance] * 100})
 
     probability_values = [
         value for m in emitted_metrics(emf_blobs(service_output.text()))
@@ -102,38 +105,38 @@ def test_rejected_request_is_counted_and_logged_without_values(
     client: Client, service_output: ServiceOutput
 ) -> None:
     with service_output.capturing():
-        post_predict(client, {"features": {**PRIVATE_NIGHT, "sleep_duration_hours": 99.5}})
+        post_predict(client, {"features": {**PRIVATE_INSTANCE, ANY_FEATURE.name: TOO_HIGH}})
 
     metrics = emitted_metrics(emf_blobs(service_output.text()))
     [rejected] = [m for m in metrics if m.name == "RejectedRequests"]
     assert rejected.values == (1.0,) and rejected.unit == "Count"
     [line] = [log for log in service_output.logs() if log["message"] == "request rejected"]
-    assert line["error_fields"] == ["features.sleep_duration_hours:less_than_equal"]
+    assert line["error_fields"] == [f"features.{ANY_FEATURE.name}:less_than_equal"]
     assert line["status_code"] == 400 and line["correlation_id"]
-    assert "99.5" not in service_output.text()
+    assert repr(TOO_HIGH) not in service_output.text()
 
 
 def test_one_prediction_line_with_the_documented_fields_and_no_feature_values(
     client: Client, service_output: ServiceOutput
 ) -> None:
     with service_output.capturing():
-        response = post_predict(client, {"instances": [PRIVATE_NIGHT, PRIVATE_NIGHT]})
+        response = post_predict(client, {"instances": [PRIVATE_INSTANCE, PRIVATE_INSTANCE]})
 
     [line] = [log for log in service_output.logs() if log["message"] == "prediction"]
     assert set(line) >= PREDICTION_LOG_FIELDS
     assert line["correlation_id"] == json.loads(response.body)["request_id"]
-    assert line["batch_size"] == 2 and line["model_version"] == "1.0.0"
+    assert line["batch_size"] == 2 and line["model_version"] == MODEL.version
     assert sum(line["advice_counts"].values()) == 2
     assert_no_feature_values(service_output.lines())
 
 
 def assert_no_feature_values(lines: list[dict[str, Any]]) -> None:
-    private = {float(v) for v in PRIVATE_NIGHT.values() if isinstance(v, float)}
+    private = {float(v) for v in PRIVATE_INSTANCE.values() if isinstance(v, float)}
     text = json.dumps(lines)
     for value in private:
         assert repr(value) not in text, f"feature value {value} leaked"
     for line in lines:
-        assert not set(PRIVATE_NIGHT) & set(_keys(line)), line
+        assert not set(PRIVATE_INSTANCE) & set(_keys(line)), line
 
 
 def _keys(document: Any) -> Iterator[str]:
@@ -156,17 +159,17 @@ def test_feature_logging_needs_the_explicit_setting(
     logger.setLevel("DEBUG")
     try:
         with service_output.capturing():
-            post_predict(client, {"features": PRIVATE_NIGHT})
+            post_predict(client, {"features": PRIVATE_INSTANCE})
     finally:
         logger.setLevel(previous_level)
 
     [line] = [log for log in service_output.logs() if log["message"] == "features"]
-    assert line["instances"] == [list(map(float, PRIVATE_NIGHT.values()))]
+    assert line["instances"] == [list(map(float, PRIVATE_INSTANCE.values()))]
 
 
 def test_unhandled_error_is_a_generic_500_and_a_logged_traceback(
     client: Client, service_output: ServiceOutput, app_module: ModuleType,
-    monkeypatch: pytest.MonkeyPatch, night: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch, instance: dict[str, Any],
 ) -> None:
     def broken(nights: Any) -> Any:
         raise RuntimeError("model exploded")
@@ -174,7 +177,7 @@ def test_unhandled_error_is_a_generic_500_and_a_logged_traceback(
     monkeypatch.setattr(app_module.advisor, "advise", broken)
 
     with service_output.capturing():
-        response = post_predict(client, {"features": night})
+        response = post_predict(client, {"features": instance})
 
     assert response.status_code == 500
     assert json.loads(response.body) == {
@@ -208,7 +211,7 @@ STDOUT_FAULTS = {
 
 @pytest.mark.parametrize("fault", STDOUT_FAULTS)
 @pytest.mark.parametrize("document", [
-    {"instances": [{"sleep_duration_hours": 5.5}]},
+    {"instances": [{ANY_FEATURE.name: 1}]},
     {"instances": "night"},
 ])
 def test_metrics_failure_never_fails_a_rejected_request(
@@ -224,13 +227,13 @@ def test_metrics_failure_never_fails_a_rejected_request(
 
 @pytest.mark.parametrize("fault", STDOUT_FAULTS)
 def test_metrics_failure_never_fails_a_prediction(
-    client: Client, night: dict[str, Any], service_output: ServiceOutput, fault: str
+    client: Client, instance: dict[str, Any], service_output: ServiceOutput, fault: str
 ) -> None:
     stream = _BrokenStdout(STDOUT_FAULTS[fault])
     with contextlib.redirect_stdout(stream):
-        failed = post_predict(client, {"instances": [night] * 100})
+        failed = post_predict(client, {"instances": [instance] * 100})
     with service_output.capturing():
-        after = post_predict(client, {"features": night})
+        after = post_predict(client, {"features": instance})
 
     assert failed.status_code == 200 and after.status_code == 200
     failures = [json.loads(line) for line in stream.getvalue().splitlines()
@@ -252,7 +255,7 @@ def test_health_writes_no_metrics(client: Client, service_output: ServiceOutput)
 
 
 def test_tracing_failure_never_fails_a_prediction(
-    client: Client, night: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    client: Client, instance: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
     service_output: ServiceOutput,
 ) -> None:
     from chalicelib import observability
@@ -262,7 +265,7 @@ def test_tracing_failure_never_fails_a_prediction(
 
     monkeypatch.setattr(observability.tracer.provider, "in_subsegment", broken_subsegment)
     with service_output.capturing():
-        response = post_predict(client, {"features": night})
+        response = post_predict(client, {"features": instance})
 
     assert response.status_code == 200
     [failure] = [log for log in service_output.logs()

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 from sleep_advisor_infra.api_stage import AUTHORIZER_NAME
 
 from harness.api_gateway import enforced_only, hostile_context, render_gateway_response
-from harness.samples import SHORT_NIGHT
+from harness.samples import ANY_FEATURE, SAMPLE_INSTANCE
 from harness.templates import only_of as only
 from harness.templates import resource
 
@@ -48,10 +48,10 @@ def test_predict_body_is_validated_against_the_model_schema(template: Template) 
     assert predict["x-amazon-apigateway-request-validator"] == "body"
     assert (parameter["in"], parameter["required"]) == ("body", True)
     # The deployed model, read as API Gateway reads it (draft 4), against sample requests.
-    assert enforced_only(model).is_valid({"features": SHORT_NIGHT})
-    assert enforced_only(model).is_valid({"instances": [SHORT_NIGHT] * max_batch})
-    assert not enforced_only(model).is_valid({"features": {**SHORT_NIGHT, "night_awakenings": "2"}})
-    assert not enforced_only(model).is_valid({"features": {"sleep_duration_hours": 7}})
+    assert enforced_only(model).is_valid({"features": SAMPLE_INSTANCE})
+    assert enforced_only(model).is_valid({"instances": [SAMPLE_INSTANCE] * max_batch})
+    assert not enforced_only(model).is_valid({"features": {**SAMPLE_INSTANCE, ANY_FEATURE.name: "2"}})
+    assert not enforced_only(model).is_valid({"features": {ANY_FEATURE.name: 7}})
     # The gateway's batch limit is the function's own setting, not a second copy of it.
     assert model["properties"]["instances"]["maxItems"] == max_batch
 

@@ -9,6 +9,7 @@ from sleep_advisor_infra.alerting import CHATBOT_READ_ACTIONS
 from sleep_advisor_infra.monitoring import INIT_DURATION, MAX_MEMORY_USED
 
 from harness.cdk import Synthesis
+from harness.samples import MODEL
 from harness.templates import alarm_metrics, alarms_by_name, dashboard_metrics, only, render_reference
 
 # A cold start's report, as Lambda writes it to a function with the JSON log format.
@@ -74,10 +75,11 @@ def test_dashboard_has_the_widgets_on_call_needs(synthesis: Synthesis) -> None:
     widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
 
     assert {
-        "Invocations and errors", "Model prediction probability", "Maximum memory used (MB)",
+        "Invocations and errors", f"Prediction probability: {MODEL.name} {MODEL.version}",
+        "Maximum memory used (MB)",
         "Initialisation (cold-start) duration (ms)", "Function duration p50 / p90 / p99 (ms)",
         "API requests, 4xx, 5xx", "API latency (ms)", "Throttles and concurrent executions",
-        "Cold starts and inference latency", "Predictions per advice class", "Alarms",
+        "Cold starts and inference latency", f"Answers per class: {MODEL.name}", "Alarms",
     } <= set(widgets)
     durations = widgets["Function duration p50 / p90 / p99 (ms)"]
     assert [m[-1]["stat"] for m in durations["metrics"]] == ["p50", "p90", "p99"]
@@ -94,7 +96,8 @@ EXPECTED_ALARMS = {
     "throttles": ("Throttles", "Sum", 300, 1, "GreaterThanOrEqualToThreshold", 1, 1, "notBreaching"),
     "api-5xx": ("5XXError", "Average", 300, 0.05, "GreaterThanOrEqualToThreshold", 3, 2, "notBreaching"),
     "low-probability": (
-        "PredictionProbability", "Average", 900, 0.45, "LessThanThreshold", 2, 2, "notBreaching"),
+        "PredictionProbability", "Average", 900, MODEL.low_probability_threshold,
+        "LessThanThreshold", 2, 2, "notBreaching"),
     "no-traffic": ("Count", "Sum", 3600, 1, "LessThanThreshold", 12, 12, "breaching"),
 }
 

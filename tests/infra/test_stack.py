@@ -6,11 +6,14 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from aws_cdk.assertions import Template
 
+from chalicelib.metadata import GOLDEN_FILENAME
 from harness.cdk import Synthesis, in_process_synth
+from harness.samples import MODEL
 from harness.templates import resource
 
 
@@ -63,3 +66,31 @@ def test_synthesis_leaves_the_environment_as_it_found_it(tmp_path: Path) -> None
     in_process_synth(tmp_path, max_batch_instances="7")
 
     assert dict(os.environ) == before
+
+
+def test_synthesis_says_the_image_ships_model_not_the_configured_directory(
+    tmp_path: Path, second_model_dir: Path, synthesis: Synthesis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLEEP_ADVISOR_MODEL_DIR", str(second_model_dir))
+
+    elsewhere = in_process_synth(tmp_path)
+
+    assert (f"SLEEP_ADVISOR_MODEL_DIR={second_model_dir} is not deployed: the image ships "
+            f"model/ ({MODEL.name} {MODEL.version})") in elsewhere.output
+    assert "SLEEP_ADVISOR_MODEL_DIR" not in synthesis.output
+    # What is deployed is model/'s: the gateway's request model has its features.
+    assert elsewhere.template == synthesis.template
+
+
+def test_a_model_that_cannot_serve_stops_synthesis(model_copy: Path) -> None:
+    from sleep_advisor_infra import stack
+
+    golden = model_copy / GOLDEN_FILENAME
+    golden.write_text(golden.read_text() + " ")
+    stack.shipped_model.cache_clear()
+    try:
+        with mock.patch.object(stack, "BUNDLED_MODEL_DIR", model_copy), \
+                pytest.raises(SystemExit, match=f"model/ cannot be deployed: {golden}: sha256"):
+            stack.shipped_model()
+    finally:
+        stack.shipped_model.cache_clear()

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib.metadata import ARTIFACT_FILENAME
+from chalicelib.golden import read_golden
+from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME, ModelMetadata
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.emf import emf_blobs, emitted_metrics
-from harness.samples import BAD_REQUESTS, JSON, BadRequest, assert_rejected
+from harness.samples import BAD_REQUESTS, JSON, MODEL, SAMPLE_ADVICE, BadRequest, assert_rejected
 
 
-def test_predict_answers_over_http(chalice_local: ChaliceLocal, night: dict[str, Any]) -> None:
-    answer = chalice_local.request("POST", "/predict", json.dumps({"features": night}).encode(), JSON)
+def test_predict_answers_over_http(chalice_local: ChaliceLocal, instance: dict[str, Any]) -> None:
+    answer = chalice_local.request("POST", "/predict", json.dumps({"features": instance}).encode(), JSON)
 
     assert answer.status == 200
     assert answer.headers["Content-Type"] == "application/json"
     [prediction] = answer.json()["predictions"]
-    assert prediction["advice_id"] == "extend_sleep_window"
+    assert prediction["advice_id"] == SAMPLE_ADVICE
 
 
-def test_batch_answers_over_http(chalice_local: ChaliceLocal, night: dict[str, Any]) -> None:
-    body = json.dumps({"instances": [night] * 100}).encode()
+def test_batch_answers_over_http(chalice_local: ChaliceLocal, instance: dict[str, Any]) -> None:
+    body = json.dumps({"instances": [instance] * 100}).encode()
 
     answer = chalice_local.request("POST", "/predict", body, JSON)
 
@@ -54,7 +57,7 @@ def test_health_and_model_card(chalice_local: ChaliceLocal) -> None:
     card = chalice_local.request("GET", "/model")
 
     assert health.status == 200 and health.json()["model_loaded"] is True
-    assert card.status == 200 and card.json()["name"] == "sleep-advice"
+    assert card.status == 200 and card.json()["name"] == MODEL.name
 
 
 def test_tampered_model_stops_chalice_local_from_starting(model_copy: Path) -> None:
@@ -69,27 +72,42 @@ def test_tampered_model_stops_chalice_local_from_starting(model_copy: Path) -> N
 
 
 def test_chalice_local_prints_the_same_log_lines_and_emf(
-    chalice_local: ChaliceLocal, night: dict[str, Any]
+    chalice_local: ChaliceLocal, instance: dict[str, Any]
 ) -> None:
-    answer = chalice_local.request("POST", "/predict", json.dumps({"features": night}).encode(), JSON)
+    answer = chalice_local.request("POST", "/predict", json.dumps({"features": instance}).encode(), JSON)
     request_id = answer.json()["request_id"]
 
     lines = [json.loads(x) for x in chalice_local.output().splitlines() if x.startswith("{")]
     [prediction] = [x for x in lines if x.get("correlation_id") == request_id]
-    assert prediction["message"] == "prediction" and prediction["advice"] == "extend_sleep_window"
+    assert prediction["message"] == "prediction" and prediction["advice"] == SAMPLE_ADVICE
     metrics = emitted_metrics(emf_blobs(chalice_local.output()))
     assert {"PredictionProbability", "AdviceGiven", "InferenceLatency"} <= {
         m.name for m in metrics
     }
 
 
-def test_second_model_served_by_chalice_local(bedroom_model_dir: Path) -> None:
-    with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(bedroom_model_dir)}) as server:
-        answer = server.request(
-            "POST", "/predict",
-            json.dumps({"instances": [{"room_temperature_celsius": 18.0, "naps": 4}]}).encode(),
-            JSON,
-        )
+def test_second_model_served_by_chalice_local(second_model_dir: Path) -> None:
+    second = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    [example, *_] = read_golden(second_model_dir, second).examples
+    with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(second_model_dir)}) as server:
+        answer = server.request("POST", "/predict", json.dumps(example.request).encode(), JSON)
 
     assert answer.status == 200
-    assert answer.json()["predictions"][0]["advice_id"] == "skip_naps"
+    assert answer.json()["predictions"][0]["advice_id"] == example.answer.advice_id
+
+
+def test_make_run_with_a_model_that_cannot_serve_exits_at_once(model_copy: Path) -> None:
+    # Chalice's reloader would keep waiting for a fixed file with nothing listening; the
+    # model check in front of it fails first, with the reason, and a non-zero status.
+    golden = model_copy / GOLDEN_FILENAME
+    golden.write_text(golden.read_text().replace('"examples"', '"examples" ', 1))
+
+    # A hang (the old behaviour) ends in TimeoutExpired.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "run", "PORT=0"], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=120, env={**os.environ, "SLEEP_ADVISOR_MODEL_DIR": str(model_copy)},
+    )
+
+    assert result.returncode != 0
+    assert f"model check failed: {golden}: sha256" in result.stderr
+    assert "Serving on" not in result.stdout + result.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.metadata import METADATA_FILENAME
+from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME
 from harness import REPO_ROOT
 from harness.container_image import (
     ImageBuild,
@@ -79,9 +79,11 @@ def test_image_holds_the_service_the_model_and_runtime_dependencies_only(
     task = image_layout.task_root
 
     assert (task / "app.py").is_file() and (task / "chalicelib" / "advisor.py").is_file()
-    assert {p.name for p in (task / "model").iterdir()} == {"model.joblib", METADATA_FILENAME}
+    assert {p.name for p in (task / "model").iterdir()} == {
+        ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME}
+    # pandas serves a model fitted on a DataFrame (imported only for such a model).
     for runtime_package in ("sklearn", "numpy", "scipy", "joblib", "aws_lambda_powertools",
-                            "aws_xray_sdk", "pydantic", "chalice"):
+                            "aws_xray_sdk", "pydantic", "chalice", "pandas"):
         assert (task / runtime_package).is_dir(), runtime_package
     # Chalice's CLI, the test and build tooling never reach the image.
     for tooling in ("click", "yaml", "inquirer", "pytest", "aws_cdk", "jsii", "moto", "cfnlint"):

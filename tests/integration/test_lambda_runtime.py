@@ -22,7 +22,7 @@ from harness.lambda_runtime import (
     api_gateway_event,
     dev_shm_is_modelled,
 )
-from harness.samples import JSON, SHORT_NIGHT, chalice_environment
+from harness.samples import JSON, MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE, chalice_environment
 
 
 class XRayDaemon:
@@ -66,8 +66,8 @@ def test_traces_have_load_handler_and_inference_subsegments(
 ) -> None:
     env = {**chalice_environment(), "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address}
     with LambdaFunction.start(image_layout, env) as function:
-        cold = function.invoke(predict_event({"features": SHORT_NIGHT}))
-        warm = function.invoke(predict_event({"features": SHORT_NIGHT}))
+        cold = function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
+        warm = function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         documents = xray_daemon.received()
 
     assert cold.response["statusCode"] == 200 and warm.response["statusCode"] == 200
@@ -81,11 +81,11 @@ def test_traces_have_load_handler_and_inference_subsegments(
     assert set(warm_trace) == {"## inference"}
     inference, load = cold_trace["## inference"], cold_trace["## model_load"]
     assert inference["annotations"] == {
-        "model_version": "1.0.0", "advice": "extend_sleep_window", "cold_start": True}
+        "model_version": MODEL.version, "advice": SAMPLE_ADVICE, "cold_start": True}
     assert warm_trace["## inference"]["annotations"]["cold_start"] is False
     # Both hang under the segment Lambda opens for the invocation (its Parent in the header).
     assert inference["parent_id"] == load["parent_id"] == cold.trace_id.split("Parent=")[1][:16]
-    assert load["annotations"] == {"model_version": "1.0.0"}
+    assert load["annotations"] == {"model_version": MODEL.version}
     assert load["end_time"] <= inference["start_time"]
     # Responses are not captured: they would copy every answer into X-Ray.
     assert all("metadata" not in d or "sleep_advisor" in d["metadata"] for d in documents)
@@ -99,7 +99,7 @@ def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) ->
 
     env = {**chalice_environment(), "AWS_XRAY_DAEMON_ADDRESS": closed_address}
     with LambdaFunction.start(image_layout, env) as function:
-        answers = [function.invoke(predict_event({"features": SHORT_NIGHT})) for _ in range(3)]
+        answers = [function.invoke(predict_event({"features": SAMPLE_INSTANCE})) for _ in range(3)]
 
     assert [a.response["statusCode"] for a in answers] == [200, 200, 200]
     assert all(a.error is None for a in answers)
@@ -107,8 +107,8 @@ def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) ->
 
 def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayout) -> None:
     with LambdaFunction.start(image_layout, chalice_environment()) as function:
-        function.invoke(predict_event({"features": SHORT_NIGHT}))
-        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
+        function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         output = function.output()
 
     metrics = emitted_metrics(emf_blobs(output))
@@ -122,12 +122,12 @@ def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayo
 
 def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:
     with LambdaFunction.start(image_layout, chalice_environment()) as function:
-        answer = function.invoke(predict_event({"features": {**SHORT_NIGHT, "naps": 2}}))
+        answer = function.invoke(predict_event({"features": {**SAMPLE_INSTANCE, "not_a_feature": 2}}))
 
     assert answer.response["statusCode"] == 400
     body = json.loads(answer.response["body"])
     assert body["Errors"][0] == {
-        "field": "features.naps", "message": "Extra inputs are not permitted",
+        "field": "features.not_a_feature", "message": "Extra inputs are not permitted",
         "type": "extra_forbidden",
     }
 
@@ -180,7 +180,7 @@ def test_harness_takes_dev_shm_away_as_lambda_does(image_layout: ImageLayout) ->
     assert dev_shm_is_modelled()
     env = {**chalice_environment(), "JOBLIB_MULTIPROCESSING": "1"}
     with LambdaFunction.start(image_layout, env) as function:
-        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         output = function.output()
 
     assert "joblib will operate in serial mode" in output
@@ -190,7 +190,7 @@ def test_every_line_the_function_writes_is_json(image_layout: ImageLayout) -> No
     # CloudWatch Logs Insights and the metric filters read JSON lines; a stray warning at every
     # cold start would be an unparsable line in every log stream.
     with LambdaFunction.start(image_layout, chalice_environment()) as function:
-        function.invoke(predict_event({"features": SHORT_NIGHT}))
+        function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         function.invoke(api_gateway_event("POST", "/predict", "{", JSON))
         output = function.output()
 

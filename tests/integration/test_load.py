@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from benchmarks.load import run_load
 from harness.chalice_local import ChaliceLocal
-from harness.samples import SHORT_NIGHT
+from harness.samples import SAMPLE_INSTANCE
 
 
 def test_every_request_is_answered_as_expected(chalice_local: ChaliceLocal) -> None:
-    result = run_load(chalice_local.port, SHORT_NIGHT, clients=8, total=4000)
+    result = run_load(chalice_local.port, SAMPLE_INSTANCE, clients=8, total=4000)
 
     print(f"\nload: sent {result.sent}, answered {result.answered}, {dict(result.by_status)}, "
           f"{result.seconds:.1f} s, latency ms {result.latency()}")

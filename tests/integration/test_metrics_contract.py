@@ -16,7 +16,7 @@ from harness.cdk import Synthesis
 from harness.checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
-from harness.samples import JSON, NIGHTS_BY_ADVICE, SHORT_NIGHT
+from harness.samples import INSTANCES_BY_ADVICE, JSON, SAMPLE_INSTANCE
 from harness.templates import MetricKey, alarm_metrics, dashboard_metrics
 
 
@@ -31,8 +31,8 @@ def emitted(image_layout: ImageLayout, cli_synthesis: Synthesis) -> set[MetricKe
         "AWS_LAMBDA_FUNCTION_NAME": "<Ref:APIHandler>",
     }
     with LambdaFunction.start(image_layout, environment) as function:
-        every_class = {"instances": list(NIGHTS_BY_ADVICE.values())}
-        for document in (every_class, {"features": SHORT_NIGHT}, {"features": {"naps": 1}}):
+        every_class = {"instances": list(INSTANCES_BY_ADVICE.values())}
+        for document in (every_class, {"features": SAMPLE_INSTANCE}, {"features": {"naps": 1}}):
             function.invoke(api_gateway_event("POST", "/predict", json.dumps(document), JSON))
         output = function.output()
     return {(m.namespace, m.name, m.dimensions) for m in emitted_metrics(emf_blobs(output))}
@@ -51,7 +51,7 @@ def test_every_custom_metric_on_the_dashboard_and_alarms_is_emitted(
     assert custom, "the dashboard shows custom metrics"
     assert custom <= emitted, custom - emitted
     advice_classes = {dict(m[2]).get("Advice") for m in custom if m[1] == "AdviceGiven"}
-    assert advice_classes == set(NIGHTS_BY_ADVICE)
+    assert advice_classes == set(INSTANCES_BY_ADVICE)
 
 
 def test_alerting_stack_is_clean_for_cdk_nag_after_the_transform(

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.advisor import ModelLoadError, SleepAdvisor
 from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from harness.samples import MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE
 
 
 def edit_metadata(model_dir: Path, **changes: object) -> None:
@@ -22,9 +23,9 @@ def edit_metadata(model_dir: Path, **changes: object) -> None:
 def test_bundled_model_loads_and_answers_in_metadata_class_order() -> None:
     advisor = SleepAdvisor.load(BUNDLED_MODEL_DIR)
 
-    [advice] = advisor.advise([[5.0, 10, 0, 15, 10, 0, 20]])
+    [advice] = advisor.advise([[SAMPLE_INSTANCE[name] for name in MODEL.feature_names]])
 
-    assert advice.advice_id == "extend_sleep_window"
+    assert advice.advice_id == SAMPLE_ADVICE
     assert list(advice.probabilities) == list(advisor.metadata.class_ids)
     assert advice.probability == max(advice.probabilities.values())
 
@@ -89,7 +90,10 @@ def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
     metadata["features"].pop()
     (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
 
-    with pytest.raises(ModelLoadError, match=r"estimator expects 7 features, the metadata describes 6"):
+    features = len(MODEL.features)
+    with pytest.raises(ModelLoadError, match=(
+            rf"estimator expects {features} features, the metadata describes {features - 1}"
+            r"|fitted on the columns")):
         SleepAdvisor.load(model_copy)
 
 

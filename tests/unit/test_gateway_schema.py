@@ -27,7 +27,7 @@ from harness.api_gateway import (
     gateway_refusal,
     strictest,
 )
-from harness.samples import BAD_REQUESTS, SHORT_NIGHT, BadRequest
+from harness.samples import BAD_REQUESTS, SAMPLE_INSTANCE, BadRequest
 
 METADATA = ModelMetadata.model_validate_json((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
 SETTINGS = Settings()
@@ -84,10 +84,11 @@ def test_gateway_model_is_draft_4_and_claims_no_unsupported_check() -> None:
 
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(REQUESTS)
-@example({"features": {**SHORT_NIGHT, "night_awakenings": 2.0}})
+@example({"features": {**SAMPLE_INSTANCE,
+                       **{s.name: float(SAMPLE_INSTANCE[s.name]) for s in METADATA.features}}})
 @example({"features": {s.name: s.maximum for s in METADATA.features}})
 @example({"features": {s.name: s.minimum for s in METADATA.features}})
-@example({"instances": [SHORT_NIGHT] * SETTINGS.max_batch_instances})
+@example({"instances": [SAMPLE_INSTANCE] * SETTINGS.max_batch_instances})
 def test_the_gateway_never_refuses_a_request_the_function_accepts(document: dict[str, Any]) -> None:
     body = json.dumps(document)
     FUNCTION.parse(body)  # the generator only makes requests the function accepts
@@ -118,15 +119,12 @@ def where_refused(case: BadRequest) -> str:
     return f"| `{case.id}` | {gateway} | {case.status} `{case.code}` |"
 
 
-def rejection_table() -> str:
-    rows = [where_refused(case) for case in JSON_BAD_REQUESTS]
-    return "\n".join(["| request | API Gateway | the function |", "|---|---|---|", *rows])
-
-
 def test_the_documented_split_between_gateway_and_function_is_current() -> None:
-    table = rejection_table()
+    # Row by row: a model without counts has no count case, and its other rows are the same.
+    documented = DEPLOYMENT_CHECKS.read_text().splitlines()
+    missing = [row for row in map(where_refused, JSON_BAD_REQUESTS) if row not in documented]
 
-    assert table in DEPLOYMENT_CHECKS.read_text(), f"update docs/deployment-checks.md:\n{table}"
+    assert missing == [], "update docs/deployment-checks.md:\n" + "\n".join(missing)
 
 
 @pytest.mark.parametrize("case", JSON_BAD_REQUESTS, ids=lambda c: c.id)

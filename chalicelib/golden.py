@@ -1,0 +1,105 @@
+"""Golden answers: questions asked of the model at training time, with the answers it gave.
+
+They travel with the artifact (golden.json, whose sha256 the metadata holds). At start-up the
+service asks them again exactly as a request would (the same schema parsing and row building),
+and refuses to start if any answer moved: a model that loads but answers differently (another
+library build, a pipeline that needs other input, a reordered feature list) never serves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.advisor import ModelLoadError, SleepAdvisor
+from chalicelib.metadata import ModelMetadata, sha256_of
+from chalicelib.schemas import RequestSchema
+
+# Probabilities are compared to this absolute tolerance. The same pinned scikit-learn, NumPy
+# and Python give bit-identical answers on one platform; another CPU (AVX-512 against AVX2,
+# x86_64 against arm64) may change the last bits of exp/log, about 1e-16, or 6e-8 for a float32
+# model. 1e-6 is well above both and far below anything a retrained, altered or mis-fed model
+# moves (a changed tree split or coefficient shifts probabilities by 1e-3 or more).
+TOLERANCE = 1e-6
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GoldenAnswer(_Frozen):
+    advice_id: str
+    probabilities: dict[str, float]
+
+
+class GoldenExample(_Frozen):
+    """One held-out row: the request body the service receives, and what the model answered."""
+
+    label: str = Field(description="The row's true class in the held-out data.")
+    request: dict[str, dict[str, float | int]]
+    answer: GoldenAnswer
+
+
+class GoldenAnswers(_Frozen):
+    tolerance: float = Field(gt=0, lt=0.01)
+    examples: tuple[GoldenExample, ...] = Field(min_length=1)
+
+
+def read_golden(model_dir: Path, metadata: ModelMetadata) -> GoldenAnswers:
+    """The golden answers of a model directory, refused if missing, altered or malformed."""
+    path = model_dir / metadata.golden.file
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: golden answers are missing; save the model with "
+                             "chalicelib.packaging.save_model to record them")
+    actual = sha256_of(path)
+    if actual != metadata.golden.sha256:
+        raise ModelLoadError(f"{path}: sha256 {actual} does not match {metadata.golden.sha256} "
+                             "in the metadata; the golden answers were changed after training")
+    try:
+        golden = GoldenAnswers.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        raise ModelLoadError(f"{path}: golden answers are invalid: {error}") from None
+    if len(golden.examples) != metadata.golden.examples:
+        raise ModelLoadError(f"{path}: {len(golden.examples)} examples, the metadata says "
+                             f"{metadata.golden.examples}")
+    return golden
+
+
+def ask(advisor: SleepAdvisor, schema: RequestSchema, request: Mapping[str, object]) -> GoldenAnswer:
+    """What the model answers to one request body, through the service's own parsing."""
+    rows = schema.parse(json.dumps(request))
+    [advice] = advisor.advise(rows)
+    return GoldenAnswer(advice_id=advice.advice_id, probabilities=advice.probabilities)
+
+
+def verify(advisor: SleepAdvisor, schema: RequestSchema, golden: GoldenAnswers) -> None:
+    """Ask every golden question; ModelLoadError naming the first answer that moved."""
+    total = len(golden.examples)
+    for number, example in enumerate(golden.examples, start=1):
+        where = f"golden example {number} of {total} (label {example.label!r})"
+        try:
+            answer = ask(advisor, schema, example.request)
+        except Exception as error:  # the model itself raised: it cannot serve this request
+            raise ModelLoadError(f"{where}: the model failed to answer: {error!r}") from None
+        difference = first_difference(example.answer, answer, golden.tolerance)
+        if difference is not None:
+            raise ModelLoadError(f"{where}: {difference}; the model does not answer as it "
+                                 "did at training time")
+
+
+def first_difference(expected: GoldenAnswer, actual: GoldenAnswer, tolerance: float) -> str | None:
+    """A sentence naming the first way `actual` differs from `expected`, or None."""
+    if actual.advice_id != expected.advice_id:
+        return f"advice {actual.advice_id!r}, recorded {expected.advice_id!r}"
+    if set(actual.probabilities) != set(expected.probabilities):
+        return (f"classes {sorted(actual.probabilities)}, recorded "
+                f"{sorted(expected.probabilities)}")
+    for class_id, recorded in expected.probabilities.items():
+        now = actual.probabilities[class_id]
+        if not abs(now - recorded) <= tolerance:  # `not <=` also catches NaN
+            return (f"probability of {class_id!r} is {now!r}, recorded {recorded!r} "
+                    f"(tolerance {tolerance})")
+    return None

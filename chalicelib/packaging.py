@@ -1,0 +1,239 @@
+"""Saving a model the service can serve, and checking a model directory before it ships.
+
+    from chalicelib.packaging import save_model      # at the end of a training script
+    python -m chalicelib.packaging check model/      # or: make check-model MODEL_DIR=model
+
+`save_model` refuses what the service could not serve before anything is written, records the
+golden answers from the held-out data, then loads the result exactly as the function will and
+only then replaces the model directory's files: a failed save leaves the old model in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.metrics import accuracy_score, f1_score
+
+from chalicelib import golden
+from chalicelib.advisor import ModelLoadError, SleepAdvisor, serving_problem
+from chalicelib.golden import GoldenAnswers, GoldenExample
+from chalicelib.metadata import (
+    ARTIFACT_FILENAME,
+    GOLDEN_FILENAME,
+    METADATA_FILENAME,
+    AdviceClass,
+    EvaluationMetrics,
+    FeatureSpec,
+    GoldenReference,
+    ModelMetadata,
+    Monitoring,
+    sha256_of,
+)
+from chalicelib.schemas import RequestSchema
+from chalicelib.serving import ServedModel, load_served_model
+
+# Golden examples per class, drawn from held-out rows of that class: enough to exercise every
+# class's path through the model, few enough to keep start-up fast (each is one predict call).
+GOLDEN_PER_CLASS = 2
+# A golden example's winning class must lead the runner-up by this much, so that a difference
+# within the tolerance can never flip the advice and fail a healthy start.
+GOLDEN_MIN_MARGIN = 0.01
+
+
+class ModelRejected(ValueError):
+    """The model cannot be served as described; nothing was written."""
+
+
+def save_model(
+    output_dir: Path,
+    estimator: Any,
+    *,
+    held_out_features: Any,
+    held_out_labels: Sequence[str] | np.ndarray,
+    train_rows: int,
+    name: str,
+    version: str,
+    description: str,
+    features: Sequence[FeatureSpec],
+    classes: Sequence[AdviceClass],
+    training: dict[str, str | int | float],
+    monitoring: Monitoring | None = None,
+) -> ModelMetadata:
+    """Check, evaluate and save a fitted classifier with its metadata and golden answers.
+
+    `held_out_features` are rows the estimator was not fitted on, in the form it was fitted
+    on (a NumPy array, or a pandas DataFrame with the features as columns); their accuracy and
+    macro F1 go into the metadata and some of them become the golden answers.
+    """
+    labels = np.asarray(held_out_labels)
+    draft = ModelMetadata(
+        name=name, version=version, description=description, estimator=_estimator_name(estimator),
+        sklearn_version=sklearn.__version__, python_version=platform.python_version(),
+        artifact_sha256="0" * 64, features=tuple(features), classes=tuple(classes),
+        metrics=EvaluationMetrics(accuracy=0, macro_f1=0, test_rows=max(len(labels), 1),
+                                  train_rows=max(train_rows, 1)),
+        golden=GoldenReference(sha256="0" * 64, examples=1),
+        monitoring=monitoring or Monitoring(), training=training,
+    )
+    problem = serving_problem(estimator, draft)
+    if problem is not None:
+        raise ModelRejected(problem)
+    unknown = sorted(set(labels.tolist()) - set(draft.class_ids))
+    if unknown:
+        raise ModelRejected(f"held-out labels {unknown} are not declared classes "
+                            f"{list(draft.class_ids)}")
+    rows = _feature_rows(held_out_features, draft)
+
+    with tempfile.TemporaryDirectory(prefix="model-") as staging_name:
+        staging = Path(staging_name)
+        joblib.dump(estimator, staging / ARTIFACT_FILENAME, compress=3)
+        unverified = draft.model_copy(update={
+            "artifact_sha256": sha256_of(staging / ARTIFACT_FILENAME)})
+        # The golden answers and the scores come from the artifact as the service loads it,
+        # asked as the service asks: what is recorded is what a request would be answered.
+        advisor = SleepAdvisor(unverified, joblib.load(staging / ARTIFACT_FILENAME),
+                               staging / ARTIFACT_FILENAME)
+        answers = _golden_answers(advisor, rows, labels)
+        names = draft.feature_names
+        predicted = [a.advice_id for a in advisor.advise([[r[n] for n in names] for r in rows])]
+        metrics = EvaluationMetrics(
+            accuracy=round(float(accuracy_score(labels, predicted)), 4),
+            macro_f1=round(float(f1_score(labels, predicted, average="macro")), 4),
+            test_rows=len(labels), train_rows=train_rows,
+        )
+        (staging / GOLDEN_FILENAME).write_text(answers.model_dump_json(indent=2) + "\n",
+                                               encoding="utf-8")
+        metadata = unverified.model_copy(update={"metrics": metrics, "golden": GoldenReference(
+            sha256=sha256_of(staging / GOLDEN_FILENAME), examples=len(answers.examples))})
+        _write_metadata(staging, metadata)
+        try:
+            load_served_model(staging)
+        except ModelLoadError as error:
+            raise ModelRejected(f"the saved model does not load as the service loads it: "
+                                f"{error}") from None
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for file_name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
+            shutil.copyfile(staging / file_name, output_dir / file_name)
+    return metadata
+
+
+def _estimator_name(estimator: Any) -> str:
+    # A pipeline is named by its steps: "Pipeline(ColumnTransformer, LogisticRegression)".
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return f"{type(estimator).__name__}({', '.join(type(s).__name__ for _, s in steps)})"
+    return type(estimator).__name__
+
+
+def _feature_rows(held_out_features: Any, metadata: ModelMetadata) -> list[dict[str, float | int]]:
+    """Held-out rows as request objects, checked against the declared types and ranges."""
+    columns = getattr(held_out_features, "columns", None)
+    if columns is not None:
+        missing = [n for n in metadata.feature_names if n not in list(columns)]
+        if missing:
+            raise ModelRejected(f"held-out data has no column(s) {missing}")
+        matrix = held_out_features[list(metadata.feature_names)].to_numpy(dtype=np.float64)
+    else:
+        matrix = np.asarray(held_out_features, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[1] != len(metadata.features):
+        raise ModelRejected(f"held-out features have shape {matrix.shape}; expected rows of "
+                            f"{len(metadata.features)} features")
+    rows = []
+    for spec, column in zip(metadata.features, matrix.T, strict=True):
+        outside = column[(column < spec.minimum) | (column > spec.maximum) | ~np.isfinite(column)]
+        if outside.size:
+            raise ModelRejected(f"feature {spec.name!r}: held-out value {outside[0]!r} is outside "
+                                f"its declared range {spec.minimum}..{spec.maximum}; widen the "
+                                "range or the API would refuse such requests")
+        if spec.type == "integer" and not np.all(column == np.round(column)):
+            raise ModelRejected(f"feature {spec.name!r} is declared integer but the held-out "
+                                "data has fractions; declare it a number")
+    for values in matrix:
+        rows.append({spec.name: (int(v) if spec.type == "integer" else float(v))
+                     for spec, v in zip(metadata.features, values, strict=True)})
+    return rows
+
+
+def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int]],
+                    labels: np.ndarray) -> GoldenAnswers:
+    schema = RequestSchema(advisor.metadata, max_batch_instances=1, max_body_bytes=1 << 20)
+    examples: list[GoldenExample] = []
+    for class_id in advisor.metadata.class_ids:
+        chosen = 0
+        for index in np.flatnonzero(labels == class_id):
+            request = {"features": rows[index]}
+            try:
+                answer = golden.ask(advisor, schema, request)
+            except Exception as error:  # whatever the estimator raises, it cannot serve
+                raise ModelRejected(
+                    f"the model failed to answer held-out row {index} as the service asks it "
+                    f"({'a DataFrame' if advisor.takes_dataframe else 'a float64 array'} with "
+                    f"the metadata's features in order): {error!r}") from None
+            top, runner_up = sorted(answer.probabilities.values(), reverse=True)[:2]
+            if top - runner_up < GOLDEN_MIN_MARGIN:
+                continue
+            examples.append(GoldenExample(label=class_id, request=request, answer=answer))
+            chosen += 1
+            if chosen == GOLDEN_PER_CLASS:
+                break
+        if chosen == 0:
+            raise ModelRejected(f"held-out data has no row of class {class_id!r} with a clear "
+                                "answer; golden answers must cover every class")
+    return GoldenAnswers(tolerance=golden.TOLERANCE, examples=tuple(examples))
+
+
+def _write_metadata(directory: Path, metadata: ModelMetadata) -> None:
+    (directory / METADATA_FILENAME).write_text(
+        json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+
+
+def describe(served: ServedModel) -> str:
+    """The API a model directory will get, as `make check-model` prints it."""
+    metadata = served.advisor.metadata
+    lines = [
+        f"{metadata.name} {metadata.version}: {metadata.description}",
+        f"  {metadata.estimator}, scikit-learn {metadata.sklearn_version}, "
+        f"input as {'a DataFrame' if served.advisor.takes_dataframe else 'an array'}",
+        f"  held-out accuracy {metadata.metrics.accuracy}, macro F1 {metadata.metrics.macro_f1} "
+        f"({metadata.metrics.test_rows} rows)",
+        f"  golden answers: {len(served.golden.examples)} examples, all answered within "
+        f"{served.golden.tolerance}",
+        f"  low-probability alarm below {metadata.low_probability_threshold}",
+        "",
+        "POST /predict features (JSON object, every field required):",
+    ]
+    lines += [f"  {f.name:<32} {f.type:<8} {f'{f.minimum:g}..{f.maximum:g}':<10} {f.unit:<6} "
+              f"{f.description}" for f in metadata.features]
+    lines += ["", "Classes (advice_id: advice):"]
+    lines += [f"  {c.id}: {c.advice}" for c in metadata.classes]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check a model directory as the service would.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="verify, load and run the golden answers")
+    check.add_argument("model_dir", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        served = load_served_model(args.model_dir)
+    except ModelLoadError as error:
+        print(f"model check failed: {error}", file=sys.stderr)
+        return 1
+    print(describe(served))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
