@@ -4,9 +4,15 @@
 ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12@sha256:92c88c1adc374b073b07b12bd4045497af7da68230d47c2b330423115c5850dc
 FROM ${BASE_IMAGE}
 
-COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/lambda-platform \
-     requirements/install-runtime.sh /tmp/requirements/
+COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/dataframe.lock \
+     requirements/lambda-platform requirements/install-runtime.sh /tmp/requirements/
+RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements
+
+# What the shipped model needs beyond that (pandas, for a model fitted on a DataFrame), read
+# from its metadata: a separate step, so a new model leaves the layer above cached.
+COPY model/metadata.json /tmp/requirements/model-metadata.json
 RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements \
+        /tmp/requirements/model-metadata.json \
     && rm -rf /tmp/requirements
 
 # Lambda gets a fraction of a vCPU below 1,769 MB: BLAS/OpenMP thread pools only add contention.

@@ -16,7 +16,7 @@ MODEL_DIR ?= model
 .PHONY: install run check-model test test-fast train bench lock synth bootstrap deploy destroy smoke
 .DEFAULT_GOAL := run
 
-$(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dev.txt
+$(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dataframe.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@

@@ -40,6 +40,10 @@ def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
         return (f"estimator classes {labels} do not match the metadata classes "
                 f"{list(metadata.class_ids)}")
     fitted_names = getattr(estimator, "feature_names_in_", None)
+    fitted_on = "array" if fitted_names is None else "dataframe"
+    if metadata.input != fitted_on:
+        return (f"the metadata says the model takes {metadata.input!r} input but the estimator "
+                f"was fitted on {'a DataFrame' if fitted_names is not None else 'an array'}")
     if fitted_names is not None and list(fitted_names) != list(metadata.feature_names):
         return (f"the estimator was fitted on the columns {list(fitted_names)} but the metadata "
                 f"lists the features {list(metadata.feature_names)}; names and order must be "
@@ -90,7 +94,7 @@ class SleepAdvisor:
         self._estimator_classes = [str(c) for c in getattr(estimator, "classes_", [])]
         self._advice_text = {c.id: c.advice for c in metadata.classes}
         # Fitted on a DataFrame: it recorded its column names and may select columns by name.
-        self.takes_dataframe = getattr(estimator, "feature_names_in_", None) is not None
+        self.takes_dataframe = metadata.input == "dataframe"
         self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
 
     @classmethod

@@ -83,6 +83,10 @@ class ModelMetadata(_Frozen):
     python_version: str
     artifact: str = ARTIFACT_FILENAME
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # What the estimator was fitted on, so what the service passes it: a float64 array, or a
+    # pandas DataFrame with the features as columns. The image installs pandas only for the
+    # latter (requirements/dataframe.txt).
+    input: Literal["array", "dataframe"]
     features: tuple[FeatureSpec, ...] = Field(min_length=1)
     classes: tuple[AdviceClass, ...] = Field(min_length=2)
     metrics: EvaluationMetrics

@@ -81,6 +81,7 @@ def save_model(
         name=name, version=version, description=description, estimator=_estimator_name(estimator),
         sklearn_version=sklearn.__version__, python_version=platform.python_version(),
         artifact_sha256="0" * 64, features=tuple(features), classes=tuple(classes),
+        input="array" if getattr(estimator, "feature_names_in_", None) is None else "dataframe",
         metrics=EvaluationMetrics(accuracy=0, macro_f1=0, test_rows=max(len(labels), 1),
                                   train_rows=max(train_rows, 1)),
         golden=GoldenReference(sha256="0" * 64, examples=1),

@@ -149,9 +149,15 @@ class ImageBuild:
             if origin.is_dir():  # Docker copies a directory's contents into the destination
                 shutil.copytree(origin, target, dirs_exist_ok=True,
                                 ignore=shutil.ignore_patterns("__pycache__"))
-            else:
+            elif destination.endswith("/"):
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy(origin, target / origin.name)
+            elif len(sources) == 1:  # Docker: a destination without a trailing slash is a file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(origin, target)
+            else:
+                raise ValueError(f"COPY of several sources needs a destination ending in /: "
+                                 f"{destination}")
 
     def _run(self, command: str) -> None:
         # Absolute image paths that a COPY created live under the scratch root here.
@@ -185,6 +191,22 @@ def build_image(workdir: Path, dockerfile: Path = DOCKERFILE, context: Path = RE
     for instruction in instructions(dockerfile):
         build.follow(instruction, context)
     return build
+
+
+def context_with_model(destination: Path, model_dir: Path) -> Path:
+    """A build context holding what .dockerignore lets in, with `model_dir`'s saved model in
+    model/: the context `cdk deploy` would send after a data scientist replaced the model."""
+    rules = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    for allowed in (rule[1:].rstrip("/") for rule in rules if rule.startswith("!")):
+        source, target = REPO_ROOT / allowed, destination / allowed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    for saved in ("model.joblib", "metadata.json", "golden.json"):
+        shutil.copy2(model_dir / saved, destination / "model" / saved)
+    return destination
 
 
 def image_layout_of(build: ImageBuild, workdir: Path) -> ImageLayout:

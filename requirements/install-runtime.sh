@@ -2,9 +2,14 @@
 # Install the function's runtime dependencies into TARGET as prebuilt wheels for the Lambda
 # platform (requirements/lambda-platform). The image build and the test suite run this script.
 #   usage: install-runtime.sh TARGET [REQUIREMENTS_DIR]
+#          install-runtime.sh TARGET REQUIREMENTS_DIR MODEL_METADATA
+# The second form installs only what the shipped model needs beyond the runtime: pandas for a
+# model fitted on a DataFrame. It is a separate image step so that a new model does not
+# invalidate the cached layer of the runtime install.
 set -eu
 target="$1"
 requirements="${2:-$(dirname "$0")}"
+model_metadata="${3:-}"
 
 # The platform arguments, shared with lock.py (no spaces inside any of them).
 platform=$(grep -v '^#' "$requirements/lambda-platform")
@@ -16,8 +21,21 @@ pip_install() {
 }
 
 # The lock files pin every wheel by sha256 (requirements/lock.py writes them).
-pip_install --require-hashes -r "$requirements/runtime.lock"
-pip_install --require-hashes --no-deps -r "$requirements/runtime-no-deps.lock"
+if [ -z "$model_metadata" ]; then
+    pip_install --require-hashes -r "$requirements/runtime.lock"
+    pip_install --require-hashes --no-deps -r "$requirements/runtime-no-deps.lock"
+else
+    model_input=$("${PYTHON:-python3}" -c '
+import json, sys
+print(json.load(open(sys.argv[1], encoding="utf-8"))["input"])
+' "$model_metadata")
+    case "$model_input" in
+        array) ;;
+        # pandas' own dependencies are in runtime.lock, already installed.
+        dataframe) pip_install --require-hashes --no-deps -r "$requirements/dataframe.lock" ;;
+        *) echo "install-runtime.sh: unknown model input '$model_input'" >&2; exit 2 ;;
+    esac
+fi
 
 # Test suites shipped inside numpy, scipy and scikit-learn are over a third of the installed
 # size and never run in Lambda; the test suite proves the service works without them. Python

@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 # The same platform install-runtime.sh installs for.
 PLATFORM_FLAGS = [line for line in (HERE / "lambda-platform").read_text().splitlines()
                   if line and not line.startswith("#")]
-LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock"}
+LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock",
+         "dataframe.txt": "dataframe.lock"}
 
 
 def lock(requirements: Path, output: Path) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from chalicelib.golden import read_golden
+from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
+from harness.container_image import build_image, context_with_model, image_layout_of
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import (
     ImageLayout,
@@ -217,3 +219,25 @@ def test_body_flagged_base64_that_is_not_is_a_400_through_the_runtime(
     assert answer.error is None
     assert answer.response["statusCode"] == 400
     assert json.loads(answer.response["body"])["Errors"][0]["type"] == "base64_invalid"
+
+
+def test_a_dataframe_model_gets_pandas_in_its_image_and_answers_as_recorded(
+    tmp_path_factory: pytest.TempPathFactory, second_model_dir: Path
+) -> None:
+    # The second model (a DataFrame pipeline) in model/, built as `cdk deploy` would build it.
+    workdir = tmp_path_factory.mktemp("dataframe-image")
+    context = context_with_model(workdir / "context", second_model_dir)
+    layout = image_layout_of(build_image(workdir / "build", context=context), workdir / "runtime")
+    second = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    golden = read_golden(second_model_dir, second)
+
+    with LambdaFunction.start(layout, chalice_environment()) as function:
+        answers = [function.invoke(predict_event(example.request)) for example in golden.examples]
+
+    assert second.input == "dataframe" and (layout.task_root / "pandas").is_dir()
+    for answer, example in zip(answers, golden.examples, strict=True):
+        assert answer.response["statusCode"] == 200, answer.response
+        [prediction] = json.loads(answer.response["body"])["predictions"]
+        assert prediction["advice_id"] == example.answer.advice_id
+        assert prediction["probabilities"] == pytest.approx(example.answer.probabilities,
+                                                            abs=golden.tolerance)

@@ -210,16 +210,21 @@ def test_a_saved_model_that_cannot_answer_never_starts(tmp_path: Path) -> None:
     broken = dataframe_pipeline()
     del broken.named_steps["columns"].feature_names_in_
     joblib.dump(broken, tmp_path / ARTIFACT_FILENAME)
-    rehash(tmp_path, artifact_sha256=sha256_of(tmp_path / ARTIFACT_FILENAME))
+    # Metadata consistent with what the estimator now shows (no column names): only asking it
+    # a question can reveal that it still needs a DataFrame.
+    rehash(tmp_path, artifact_sha256=sha256_of(tmp_path / ARTIFACT_FILENAME), model_input="array")
 
     with pytest.raises(ModelLoadError, match=r"golden example 1 of 8 \(label '\w+'\): the model "
                                              r"failed to answer: ValueError"):
         load_served_model(tmp_path)
 
 
-def rehash(model_dir: Path, *, golden: str | None = None, artifact_sha256: str | None = None) -> None:
+def rehash(model_dir: Path, *, golden: str | None = None, artifact_sha256: str | None = None,
+           model_input: str | None = None) -> None:
     path = model_dir / METADATA_FILENAME
     metadata = json.loads(path.read_text())
+    if model_input is not None:
+        metadata["input"] = model_input
     if golden is not None:
         metadata["golden"]["sha256"] = golden
     if artifact_sha256 is not None:
@@ -288,3 +293,15 @@ def test_the_held_out_frame_and_array_forms_give_the_same_golden_answers(tmp_pat
     from_array = save(tmp_path / "array", estimator, held_out_features=np.asarray(X_TEST))
 
     assert from_frame.golden == from_array.golden
+
+
+def test_metadata_that_misstates_the_models_input_is_refused(model_copy: Path) -> None:
+    # The image installs pandas by the metadata's word: a model saying "array" while fitted on
+    # a DataFrame (or the reverse) would be fed, or built, wrongly.
+    metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
+    flipped = {"array": "dataframe", "dataframe": "array"}[metadata["input"]]
+    metadata["input"] = flipped
+    (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
+
+    with pytest.raises(ModelLoadError, match=f"the metadata says the model takes '{flipped}' input"):
+        load_served_model(model_copy)

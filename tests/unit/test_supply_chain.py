@@ -28,12 +28,13 @@ def test_every_requirement_is_pinned() -> None:
 
 def test_lock_files_pin_exactly_the_runtime_requirements() -> None:
     for source, lock in (("runtime.txt", "runtime.lock"),
-                         ("runtime-no-deps.txt", "runtime-no-deps.lock")):
+                         ("runtime-no-deps.txt", "runtime-no-deps.lock"),
+                         ("dataframe.txt", "dataframe.lock")):
         assert pins(REQUIREMENTS / lock) == pins(REQUIREMENTS / source), lock
 
 
 def test_every_locked_wheel_has_a_sha256() -> None:
-    for lock in ("runtime.lock", "runtime-no-deps.lock"):
+    for lock in ("runtime.lock", "runtime-no-deps.lock", "dataframe.lock"):
         text = (REQUIREMENTS / lock).read_text()
         assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) == len(pins(REQUIREMENTS / lock))
 
