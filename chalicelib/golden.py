@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.advisor import ModelLoadError, SleepAdvisor
-from chalicelib.metadata import ModelMetadata, sha256_of
-from chalicelib.schemas import RequestSchema
+from chalicelib.metadata import ModelLoadError, ModelMetadata, sha256_of
+
+if TYPE_CHECKING:  # the pre-traffic hook reads golden answers without loading scikit-learn
+    from chalicelib.advisor import SleepAdvisor
+    from chalicelib.schemas import RequestSchema
 
 # Probabilities are compared to this absolute tolerance. The same pinned scikit-learn, NumPy
 # and Python give bit-identical answers on one platform; another CPU (AVX-512 against AVX2,

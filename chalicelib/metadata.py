@@ -20,6 +20,10 @@ GOLDEN_FILENAME = "golden.json"
 _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+class ModelLoadError(RuntimeError):
+    """The artifact or its metadata cannot be trusted; the service must not start."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
