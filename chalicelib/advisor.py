@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from chalicelib import contract
 from chalicelib.metadata import METADATA_FILENAME, ModelMetadata, sha256_of
+
 # Raised here and by the golden answers; importable from either module.
 from chalicelib.metadata import ModelLoadError as ModelLoadError
 

@@ -33,6 +33,7 @@ CONFIGURED_CONTEXT = {
     "throttle_burst": "10", "reserved_concurrency": "20", "max_batch_instances": "25",
     "user_pool_arn": "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/eu-central-1_Example1",
     "configure_api_gateway_logging_role": "false",
+    "deployment_preference": "Linear10PercentEvery1Minute",
 }
 
 
@@ -112,11 +113,15 @@ def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
         # Construct stack traces, tree.json and the CDKMetadata resource only cost time here;
         # the CLI synthesis (cli_synth) keeps CDK's defaults.
         app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context},
-                      stack_traces=False, tree_metadata=False, analytics_reporting=False)
+                      stack_traces=False, tree_metadata=False, analytics_reporting=False,
+                      builtin_cloud_formation_validation=False)  # as infra/app.py
         config = StageConfig.from_context(app.node)
         stack = SleepAdvisorStack(app, config.stack_id, config=config,
                                   env=cdk.Environment(account=ACCOUNT, region=REGION))
-        template = dict(Template.from_stack(stack).to_json())
+        # Before the SAM transform, SAM's references (APIHandler.Version) read as references to
+        # APIHandler itself, so CDK's check sees cycles that do not exist; cfn-lint checks for
+        # cycles in the transformed template (tests/integration/test_template_checks.py).
+        template = dict(Template.from_stack(stack, skip_cyclical_dependencies_check=True).to_json())
         warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
     output = "\n".join(str(w.entry.data) for w in warnings)
     return Synthesis(template, workdir / "cdk.out", time.monotonic() - started, output)

@@ -19,6 +19,7 @@ from sleep_advisor_infra.config import REPO_ROOT, StageConfig
 # Logical ids in the template Chalice generates.
 FUNCTION_ID = "APIHandler"
 REST_API_ID = "RestAPI"
+INVOKE_PERMISSION_ID = "APIHandlerInvokePermission"
 
 
 class ImageOnlyChalice(Chalice):
@@ -71,3 +72,18 @@ class ChaliceApp(Construct):
         self.function: CfnResource = self.chalice.get_resource(FUNCTION_ID)
         self.rest_api: CfnResource = self.chalice.get_resource(REST_API_ID)
         self.function_name: str = self.function.ref
+        self._sam_template = Path(self.chalice._sam_package_dir) / "sam.json"
+
+    def route_to(self, target_ref: str) -> None:
+        """Send every route, and API Gateway's permission to invoke, to `target_ref` (the logical
+        id of a resource SAM generates, such as the function's alias) instead of the
+        unqualified function."""
+        definition = json.loads(self._sam_template.read_text())["Resources"][REST_API_ID]
+        for path, methods in definition["Properties"]["DefinitionBody"]["paths"].items():
+            for method in methods:
+                self.rest_api.add_property_override(
+                    f"DefinitionBody.paths.{path}.{method}.x-amazon-apigateway-integration.uri",
+                    {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/"
+                                "2015-03-31/functions/${" + target_ref + "}/invocations"})
+        permission: CfnResource = self.chalice.get_resource(INVOKE_PERMISSION_ID)
+        permission.add_property_override("FunctionName", {"Ref": target_ref})

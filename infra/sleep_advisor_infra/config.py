@@ -24,7 +24,13 @@ CONTEXT_KEYS = (
     "stage", "memory_size_mb", "timeout_seconds", "reserved_concurrency",
     "throttle_rate_per_second", "throttle_burst", "log_retention_days", "user_pool_arn",
     "configure_api_gateway_logging_role", "slack_workspace_id", "slack_channel_id",
-    "alarm_email", "max_batch_instances",
+    "alarm_email", "max_batch_instances", "deployment_preference",
+)
+# CodeDeploy's predefined configurations for Lambda (SAM's DeploymentPreference.Type).
+DEPLOYMENT_PREFERENCES = (
+    "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes", "Linear10PercentEvery1Minute", "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes", "Linear10PercentEvery10Minutes", "AllAtOnce",
 )
 RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
@@ -64,6 +70,17 @@ class StageConfig(BaseModel):
     # The largest batch one request may carry: given to the function (as its setting) and to
     # API Gateway's request model alike, so the two cannot disagree.
     max_batch_instances: int = Field(default=contract.MAX_BATCH_INSTANCES, ge=1, le=100)
+    # How CodeDeploy shifts traffic to a new version: a canary by default (10 % of requests
+    # for 10 minutes, long enough for the rollout alarms' windows); AllAtOnce for a stage
+    # nobody depends on. The golden check before any traffic runs either way.
+    deployment_preference: str = "Canary10Percent10Minutes"
+
+    @field_validator("deployment_preference")
+    @classmethod
+    def _is_predefined(cls, value: str) -> str:
+        if value not in DEPLOYMENT_PREFERENCES:
+            raise ValueError(f"deployment_preference must be one of {', '.join(DEPLOYMENT_PREFERENCES)}")
+        return value
 
     @field_validator("user_pool_arn")
     @classmethod

@@ -36,6 +36,7 @@ class Monitoring(Construct):
         self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
         function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
         metrics_namespace: str, memory_size_mb: int, model: ModelMetadata, topic: sns.ITopic,
+        alias: str, rollout_alarms: list[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
@@ -45,6 +46,8 @@ class Monitoring(Construct):
         self._namespace = metrics_namespace
         self._memory_size_mb = memory_size_mb
         self._model = model
+        self._alias = alias
+        self._rollout_alarms = rollout_alarms
         # The model's own threshold, or the default for its number of classes (metadata.py).
         self.low_probability = model.low_probability_threshold
         self.metric_filters = self._platform_report_filters()
@@ -60,7 +63,10 @@ class Monitoring(Construct):
     def lambda_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace="AWS/Lambda", metric_name=name, statistic=statistic, period=FIVE_MINUTES,
-            dimensions_map={"FunctionName": self._function_name}, label=label,
+            # What users reach: the alias API Gateway invokes, whichever version it points to.
+            dimensions_map={"FunctionName": self._function_name,
+                            "Resource": f"{self._function_name}:{self._alias}"},
+            label=label,
         )
 
     def api_metric(self, name: str, statistic: str, label: str | None = None,
@@ -287,7 +293,8 @@ class Monitoring(Construct):
                 title=self._classes_title, width=16, stacked=True, left=advice,
             ),
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", width=8, alarms=list(self.alarms.values()),
+                title="Alarms", width=8,
+                alarms=[*self.alarms.values(), *self._rollout_alarms],
             ),
         )
         return dashboard

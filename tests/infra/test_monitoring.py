@@ -63,7 +63,11 @@ def test_aws_metrics_use_the_generated_function_and_api(synthesis: Synthesis) ->
     lambda_dimensions = {m[2] for m in used if m[0] == "AWS/Lambda"}
     api_dimensions = {m[2] for m in used if m[0] == "AWS/ApiGateway"}
 
-    assert lambda_dimensions == {frozenset({("FunctionName", "<Ref:APIHandler>")})}
+    # Through the alias users reach; the rollout's error alarm also names the version.
+    through_the_alias = frozenset({("FunctionName", "<Ref:APIHandler>"),
+                                   ("Resource", "<Ref:APIHandler>:live")})
+    assert lambda_dimensions == {through_the_alias, through_the_alias | {
+        ("ExecutedVersion", "<GetAtt:APIHandler.Version.Version>")}}
     assert api_dimensions == {frozenset({("ApiName", api["Name"]), ("Stage", api["StageName"])})}
     assert api["Name"] == "sleep-advisor-dev"
     assert {m[0] for m in used} == {"AWS/Lambda", "AWS/ApiGateway", "SleepAdvisor/dev"}
@@ -85,7 +89,7 @@ def test_dashboard_has_the_widgets_on_call_needs(synthesis: Synthesis) -> None:
     assert [m[-1]["stat"] for m in durations["metrics"]] == ["p50", "p90", "p99"]
     assert durations["annotations"]["horizontal"][0]["value"] == 10_000
     assert widgets["API latency (ms)"]["annotations"]["horizontal"][0]["value"] == 10_000
-    assert len(widgets["Alarms"]["alarms"]) == 6
+    assert len(widgets["Alarms"]["alarms"]) == 8  # six service alarms, two rollout alarms
     assert dashboard["Properties"]["DashboardName"] == "sleep-advisor-dev"
 
 
@@ -107,7 +111,8 @@ def test_alarm_thresholds_periods_statistics_and_actions(synthesis: Synthesis) -
     topic_id, _ = only(template, "AWS::SNS::Topic")
     alarms = alarms_by_name(template)
 
-    assert set(alarms) == set(EXPECTED_ALARMS)
+    # The rollout's own alarms are read in test_rollout.py.
+    assert set(alarms) == set(EXPECTED_ALARMS) | {"rollout-errors", "rollout-low-probability"}
     for name, (metric, statistic, period, threshold, operator, evaluated, to_alarm,
                missing) in EXPECTED_ALARMS.items():
         properties = alarms[name]["Properties"]
@@ -147,9 +152,10 @@ def test_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(synthesis: Sy
     statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
     [tls] = [s for s in statements if s["Effect"] == "Deny"]
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    [publish] = [s for s in statements if s["Effect"] == "Allow"]
-    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert publish["Action"] == "sns:Publish"
+    publishers = {s["Principal"]["Service"]: s for s in statements if s["Effect"] == "Allow"}
+    # CloudWatch for alarms, EventBridge for rollouts (test_rollout.py).
+    assert set(publishers) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    assert publishers["cloudwatch.amazonaws.com"]["Action"] == "sns:Publish"
 
 
 def test_without_slack_ids_the_stack_synthesizes_without_chatbot_and_warns(

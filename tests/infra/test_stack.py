@@ -28,7 +28,8 @@ def test_outputs(template: Template) -> None:
 def test_resource_counts_guard_against_accidental_deletion(template: Template) -> None:
     for resource_type, count in {
         "AWS::Serverless::Function": 1, "AWS::Serverless::Api": 1,
-        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 3, "AWS::IAM::Role": 2,
+        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 4, "AWS::IAM::Role": 4,
+        "AWS::Lambda::Function": 1,  # the pre-traffic hook (the service is a SAM function)
     }.items():
         template.resource_count_is(resource_type, count)
 

@@ -22,7 +22,8 @@ def test_user_pool_for_a_mobile_app(template: Template) -> None:
 
 
 def test_existing_user_pool_by_context(configured_synthesis: Synthesis) -> None:
-    template = Template.from_json(configured_synthesis.template)
+    template = Template.from_json(configured_synthesis.template,
+                                  skip_cyclical_dependencies_check=True)
     authorizer = resource(template, "RestAPI")["Properties"]["DefinitionBody"][
         "securityDefinitions"][AUTHORIZER_NAME]
 

@@ -26,6 +26,12 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-APIG2 Transformed/Template/RestAPI",
     "AwsSolutions-APIG3 Transformed/Template/RestAPIapiStage",
     "Serverless-LambdaDLQ Transformed/Template/APIHandler",
+    # The rollout: the hook's scoping, its missing DLQ, and the notification rule's.
+    "AwsSolutions-IAM5[Resource::*] Transformed/Template/RolloutHookRoleDefaultPolicyA8959AFA",
+    "AwsSolutions-IAM5[Resource::<APIHandler.Arn>:*] "
+    "Transformed/Template/RolloutHookRoleDefaultPolicyA8959AFA",
+    "Serverless-LambdaDLQ Transformed/Template/RolloutPreTrafficHook1C5729F5",
+    "Serverless-EventBusDLQ Transformed/Template/RolloutDeploymentStateChanges4179B3A2",
 }
 
 

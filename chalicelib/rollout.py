@@ -1,0 +1,198 @@
+"""CodeDeploy's pre-traffic hook: a new version gives the model's golden answers through the
+real /predict route before any user traffic reaches it.
+
+The hook runs from the function's own image (another command, `chalicelib.rollout.pre_traffic`),
+so the golden answers it expects are those of the model the new version ships. CodeDeploy
+invokes it with the deployment's ids; it invokes the new version (its qualified ARN, in
+SLEEP_ADVISOR_NEW_VERSION) once per golden example with the API Gateway proxy event that
+example's request becomes, compares each answer with the recorded one, and reports Succeeded
+or Failed. Failed (a different answer, a 5xx, a function error, no answer within API Gateway's
+29 s) makes CodeDeploy roll the deployment back; the hook then tells on-call why, through the
+alerts topic, in Slack's thread for the deployment.
+
+It imports neither scikit-learn nor the service: it only reads golden.json and calls AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import contract
+from chalicelib.golden import GoldenAnswer, GoldenAnswers, first_difference, read_golden
+from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+
+NEW_VERSION_VARIABLE = contract.ENVIRONMENT_PREFIX + "NEW_VERSION"
+TOPIC_VARIABLE = contract.ENVIRONMENT_PREFIX + "ALERTS_TOPIC"
+STAGE_VARIABLE = contract.ENVIRONMENT_PREFIX + "STAGE"
+# An answer later than API Gateway's integration timeout would have failed every user.
+ANSWER_TIMEOUT_S = 29
+# Time kept back to report the verdict to CodeDeploy and on-call.
+REPORT_MARGIN_S = 10
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+
+logger = Logger(service=contract.SERVICE_NAME)
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str
+
+
+class FunctionFailed(RuntimeError):
+    """The new version raised, timed out inside Lambda, or could not start."""
+
+
+def proxy_event(request: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+    """The REST API proxy event API Gateway sends the function for `POST /predict`."""
+    path = f"/{contract.API_STAGE_NAME}/predict"
+    return {
+        "resource": "/predict",
+        "path": "/predict",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/predict",
+            "httpMethod": "POST",
+            "path": path,
+            "stage": contract.API_STAGE_NAME,
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": json.dumps(request),
+        "isBase64Encoded": False,
+    }
+
+
+def check_version(invoke: Invoke, golden: GoldenAnswers, deployment_id: str,
+                  seconds_left: Callable[[], float] = lambda: float("inf")) -> Verdict:
+    """Ask every golden question through `invoke`; the first failure, or a pass.
+
+    Stops while the hook still has time to report: a hook that times out itself leaves
+    CodeDeploy waiting an hour before it fails the deployment.
+    """
+    total = len(golden.examples)
+    for number, example in enumerate(golden.examples, start=1):
+        where = f"golden example {number} of {total} (label {example.label!r})"
+        if seconds_left() < ANSWER_TIMEOUT_S + REPORT_MARGIN_S:
+            return Verdict(False, f"{where}: the hook ran out of time before asking it")
+        try:
+            response = invoke(proxy_event(example.request, f"pre-traffic-{deployment_id}-{number}"))
+        except Exception as error:  # a timeout, a function error, an AWS error: all fail it
+            return Verdict(False, f"{where}: no answer: {error}")
+        status = response.get("statusCode")
+        if status != 200:
+            return Verdict(False, f"{where}: HTTP {status}: {str(response.get('body'))[:200]}")
+        try:
+            [prediction] = json.loads(response["body"])["predictions"]
+            answer = GoldenAnswer(advice_id=prediction["advice_id"],
+                                  probabilities=prediction["probabilities"])
+        except (KeyError, TypeError, ValueError) as error:
+            return Verdict(False, f"{where}: the answer is not a prediction: {error!r}")
+        difference = first_difference(example.answer, answer, golden.tolerance)
+        if difference is not None:
+            return Verdict(False, f"{where}: {difference}")
+    return Verdict(True, f"all {total} golden answers matched within {golden.tolerance}")
+
+
+def lambda_invoker(client: Any, version_arn: str) -> Invoke:
+    """Invoke `version_arn` synchronously; FunctionFailed when Lambda reports a function error."""
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        result = client.invoke(FunctionName=version_arn, InvocationType="RequestResponse",
+                               Payload=json.dumps(event).encode())
+        payload = json.loads(result["Payload"].read() or b"null")
+        if "FunctionError" in result:
+            detail = payload if not isinstance(payload, dict) else (
+                f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+            raise FunctionFailed(f"{result['FunctionError']} error: {detail}")
+        if not isinstance(payload, dict):
+            raise FunctionFailed(f"unexpected payload {payload!r}")
+        return payload
+
+    return invoke
+
+
+def notification(verdict: Verdict, *, stage: str, model: str, deployment_id: str) -> dict[str, Any]:
+    """The failure as an Amazon Q Developer (Chatbot) custom notification, in the deployment's
+    thread with CodeDeploy's own state changes."""
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "id": f"{deployment_id}-pre-traffic",
+        "content": {
+            "textType": "client-markdown",
+            "title": (f":x: {contract.SERVICE_NAME} {stage}: {model} failed its golden check; "
+                      f"deployment {deployment_id} rolls back"),
+            "description": verdict.reason,
+            "nextSteps": [
+                "No user was served by the new version: it got no traffic.",
+                "Run `make check-model` on the model folder you deployed, then redeploy.",
+            ],
+        },
+        "metadata": {"threadId": deployment_id, "summary": verdict.reason[:200],
+                     "eventType": "PreTrafficCheckFailed"},
+    }
+
+
+def run_hook(
+    event: Mapping[str, Any], *, version_arn: str, lambda_client: Any, codedeploy: Any,
+    sns: Any, topic_arn: str, stage: str, model_dir: Path = MODEL_DIR,
+    seconds_left: Callable[[], float] = lambda: float("inf"),
+) -> dict[str, str]:
+    """Check the version, report to CodeDeploy (always, exactly once), tell on-call on failure."""
+    deployment_id = str(event["DeploymentId"])
+    model = "the model"
+    try:
+        metadata = ModelMetadata.model_validate_json((model_dir / METADATA_FILENAME).read_bytes())
+        model = f"model {metadata.name} {metadata.version}"
+        verdict = check_version(lambda_invoker(lambda_client, version_arn),
+                                read_golden(model_dir, metadata), deployment_id, seconds_left)
+    except Exception as error:  # the hook must report whatever happens, or CodeDeploy waits 1 h
+        verdict = Verdict(False, f"the check itself failed: {error!r}")
+    status = "Succeeded" if verdict.passed else "Failed"
+    logger.info("pre-traffic check", extra={"status": status, "reason": verdict.reason,
+                                             "deployment_id": deployment_id,
+                                             "version": version_arn})
+    if not verdict.passed:
+        try:
+            sns.publish(TopicArn=topic_arn, Message=json.dumps(notification(
+                verdict, stage=stage, model=model, deployment_id=deployment_id)))
+        except Exception:  # the rollback matters more than the message about it
+            logger.exception("could not publish the failure to the alerts topic")
+    codedeploy.put_lifecycle_event_hook_execution_status(
+        deploymentId=deployment_id,
+        lifecycleEventHookExecutionId=str(event["LifecycleEventHookExecutionId"]),
+        status=status,
+    )
+    return {"status": status, "reason": verdict.reason}
+
+
+def pre_traffic(event: dict[str, Any], context: Any) -> dict[str, str]:
+    """The hook's Lambda entry point."""
+    import botocore.session
+    from botocore.config import Config
+
+    session = botocore.session.get_session()
+    lambda_client = session.create_client("lambda", config=Config(
+        read_timeout=ANSWER_TIMEOUT_S, connect_timeout=5, retries={"total_max_attempts": 1}))
+    return run_hook(
+        event, version_arn=os.environ[NEW_VERSION_VARIABLE], lambda_client=lambda_client,
+        codedeploy=session.create_client("codedeploy"), sns=session.create_client("sns"),
+        topic_arn=os.environ[TOPIC_VARIABLE], stage=os.environ[STAGE_VARIABLE],
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )

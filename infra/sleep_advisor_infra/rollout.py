@@ -1,0 +1,278 @@
+"""Safe rollouts: every deploy publishes a version behind the `live` alias and CodeDeploy shifts
+traffic to it, after a golden check and under the new version's own alarms.
+
+Chalice has no versions, aliases or traffic shifting; the SAM template its CDK integration
+generates does (AutoPublishAlias, DeploymentPreference). SAM turns these properties into a
+Lambda::Version, a Lambda::Alias whose UpdatePolicy hands the update to CodeDeploy, and a
+CodeDeploy application and deployment group. Names that exist only after the SAM transform
+(`APIHandler.Version`, `APIHandler.Alias`, the deployment group) are written as SAM's own
+references, which it resolves in every resource of the template.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from chalicelib import contract
+from chalicelib.metadata import ModelMetadata
+from chalicelib.rollout import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
+from sleep_advisor_infra.chalice_app import FUNCTION_ID, ChaliceApp
+from sleep_advisor_infra.function import FunctionImage
+from sleep_advisor_infra.nag import acknowledge
+
+ALIAS = "live"
+# What SAM names from the function's logical id (resolved by the SAM transform).
+VERSION_REF = f"{FUNCTION_ID}.Version"
+# The alias's own logical id, as SAM names it: SAM resolves `APIHandler.Alias` in most places
+# but not inside an API's DefinitionBody, where API Gateway's integration URI lives.
+ALIAS_ID = f"{FUNCTION_ID}Alias{ALIAS}"
+DEPLOYMENT_APPLICATION = "ServerlessDeploymentApplication"
+DEPLOYMENT_GROUP = f"{FUNCTION_ID}DeploymentGroup"
+HOOK_COMMAND = "chalicelib.rollout.pre_traffic"
+# The rollout alarms' windows: short enough to fire, and to be acted on, within a 10-minute
+# canary (CloudWatch evaluates a 1-minute alarm about a minute after the minute ends).
+ERRORS_PERIOD = Duration.minutes(1)
+PROBABILITY_PERIOD = Duration.minutes(5)
+
+
+class Rollout(Construct):
+    """Attributes: `alarms` (by short name), `hook`, `deployment_role`."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: str, app: ChaliceApp,
+        function_image: FunctionImage, model: ModelMetadata, metrics_namespace: str,
+        topic: sns.ITopic, topic_key: kms.IKey, preference: str,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._stage = stage
+        self._function_name = app.function_name
+        self.alarms = self._alarms(model, metrics_namespace, topic)
+        self.hook = self._hook(function_image, topic, topic_key, log_retention)
+        self.deployment_role = self._deployment_role()
+        app.function.add_property_override("AutoPublishAlias", ALIAS)
+        # A new version for any change (memory, environment, image), not only new code: the
+        # alias must never keep serving an old configuration.
+        app.function.add_property_override("AutoPublishAliasAllProperties", True)
+        app.function.add_property_override("DeploymentPreference", {
+            "Type": preference,
+            "Role": self.deployment_role.role_arn,
+            "Alarms": [alarm.alarm_name for alarm in self.alarms.values()],
+            "Hooks": {"PreTraffic": self.hook.function_name},
+        })
+        app.route_to(ALIAS_ID)
+        # The SNS target also lets EventBridge use the topic's key (CDK adds that statement).
+        self._notify_state_changes(model, topic)
+
+    # The new version's alarms -----------------------------------------------------------
+
+    def _alarms(self, model: ModelMetadata, namespace: str,
+                topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        new_version_errors = cloudwatch.Metric(
+            namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", period=ERRORS_PERIOD,
+            # Lambda's dimensions for an invocation through an alias, per executed version.
+            dimensions_map={
+                "FunctionName": self._function_name,
+                "Resource": f"{self._function_name}:{ALIAS}",
+                "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string(),
+            },
+        )
+        new_model_probability = cloudwatch.Metric(
+            namespace=namespace, metric_name=contract.PREDICTION_PROBABILITY,
+            statistic="Average", period=PROBABILITY_PERIOD,
+            # The version being deployed is known at synth: its answers, and no other's.
+            dimensions_map={contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+                            contract.MODEL_VERSION_DIMENSION: model.version},
+        )
+        definitions = {
+            "rollout-errors": (new_version_errors, dict(
+                threshold=1, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ), "The version being rolled out failed a request (an unhandled error, a timeout or "
+               "a crash) in the last minute; CodeDeploy rolls it back. Check first: the "
+               "function's ERROR log lines with that version's function_request_id, then "
+               "`make check-model` and the tests on the commit you deployed."),
+            "rollout-low-probability": (new_model_probability, dict(
+                threshold=model.low_probability_threshold, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            ), f"Model {model.name} {model.version}: the average probability of its answers "
+               f"fell below {model.low_probability_threshold} over 5 minutes while it was "
+               "being rolled out; CodeDeploy rolls it back. Check first: its held-out metrics "
+               "in metadata.json against the previous model's, then the class mix."),
+        }
+        alarms = {}
+        for short_name, (metric, settings, description) in definitions.items():
+            alarm = cloudwatch.Alarm(
+                self, f"Alarm-{short_name}",
+                alarm_name=contract.resource_name(self._stage, short_name),
+                alarm_description=description, metric=metric,
+                # No traffic to the new version yet is not a failure.
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                **settings,  # type: ignore[arg-type]
+            )
+            alarm.add_alarm_action(actions.SnsAction(topic))
+            alarm.add_ok_action(actions.SnsAction(topic))
+            alarms[short_name] = alarm
+        return alarms
+
+    # The golden check before any traffic --------------------------------------------------
+
+    def _hook(self, function_image: FunctionImage, topic: sns.ITopic, topic_key: kms.IKey,
+              log_retention: logs.RetentionDays) -> lambda_.DockerImageFunction:
+        log_group = logs.LogGroup(self, "HookLogs", retention=log_retention,
+                                  removal_policy=RemovalPolicy.DESTROY)
+        # Its own role, like the function's: its own log group, not every log group in the
+        # account (which the basic execution policy would allow).
+        role = iam.Role(
+            self, "HookRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Pre-traffic hook: invoke this function's versions, report to CodeDeploy",
+        )
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ))
+        hook = lambda_.DockerImageFunction(
+            self, "PreTrafficHook",
+            # Named, so the deployment role can name it without depending on it (that would
+            # be a cycle: hook policy -> deployment group -> deployment role -> hook).
+            function_name=contract.resource_name(self._stage, "pre-traffic"),
+            description="CodeDeploy pre-traffic hook: the new version must give the model's "
+                        "golden answers through /predict",
+            # The function's own image: the golden answers expected are the new model's.
+            code=lambda_.DockerImageCode.from_ecr(
+                function_image.image.repository, tag_or_digest=function_image.image.image_tag,
+                cmd=[HOOK_COMMAND]),
+            memory_size=256,
+            # Ten golden questions at up to API Gateway's 29 s each, plus the report.
+            timeout=Duration.minutes(6),
+            environment={
+                NEW_VERSION_VARIABLE: Fn.ref(VERSION_REF),
+                TOPIC_VARIABLE: topic.topic_arn,
+                STAGE_VARIABLE: self._stage,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        hook.add_to_role_policy(iam.PolicyStatement(
+            sid="InvokeOnlyThisFunctionsVersions",
+            actions=["lambda:InvokeFunction"],
+            resources=[Fn.sub("${" + FUNCTION_ID + ".Arn}:*")],
+        ))
+        hook.add_to_role_policy(iam.PolicyStatement(
+            sid="ReportOnlyThisDeploymentGroup",
+            actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
+            resources=[Fn.sub(
+                "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
+                f"deploymentgroup:${{{DEPLOYMENT_APPLICATION}}}/${{{DEPLOYMENT_GROUP}}}")],
+        ))
+        # Written out rather than topic.grant_publish, whose key grant uses a wildcard action:
+        # what SNS needs of a publisher to an encrypted topic, and no more.
+        hook.add_to_role_policy(iam.PolicyStatement(
+            sid="PublishTheFailureReport", actions=["sns:Publish"], resources=[topic.topic_arn],
+        ))
+        hook.add_to_role_policy(iam.PolicyStatement(
+            sid="EncryptForTheAlertsTopic", actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[topic_key.key_arn],
+        ))
+        acknowledge(
+            role, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{FUNCTION_ID}.Arn>:*]",
+            "Every version of this one function: the version to check is published in the "
+            "same deployment, so its number is not known when the policy is written.",
+        )
+        acknowledge(
+            role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
+            "permissions (Lambda adds them for active tracing).",
+        )
+        acknowledge(
+            hook, "Serverless::Serverless-LambdaDLQ",
+            "CodeDeploy waits for the hook's report and fails the deployment without one; a "
+            "dead-letter queue would hold an event nobody can replay into that deployment.",
+        )
+        return hook
+
+    def _deployment_role(self) -> iam.Role:
+        """CodeDeploy's role: shift this alias, read the rollout alarms, invoke the hook.
+
+        SAM's default role carries AWSCodeDeployRoleForLambda, which may invoke only functions
+        named CodeDeployHook_* (serverless-application-model issues 219 and 250) and reads
+        every alarm and alias in the account; this one names its hook and its alias.
+        """
+        hook_arn = Fn.sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
+                          "function:" + contract.resource_name(self._stage, "pre-traffic"))
+        role = iam.Role(
+            self, "DeploymentRole",
+            assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
+            description="CodeDeploy: shift the live alias, read the rollout alarms, run the hook",
+        )
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ShiftTheLiveAlias",
+            actions=["lambda:GetAlias", "lambda:UpdateAlias",
+                     "lambda:GetProvisionedConcurrencyConfig"],
+            resources=[Fn.sub("${" + FUNCTION_ID + ".Arn}:" + ALIAS)],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadTheRolloutAlarms", actions=["cloudwatch:DescribeAlarms"],
+            resources=[alarm.alarm_arn for alarm in self.alarms.values()],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="RunThePreTrafficHook", actions=["lambda:InvokeFunction"], resources=[hook_arn],
+        ))
+        return role
+
+    # On-call sees every rollout -----------------------------------------------------------
+
+    def _notify_state_changes(self, model: ModelMetadata, topic: sns.ITopic) -> None:
+        """CodeDeploy's state changes for this deployment group, as Slack messages.
+
+        EventBridge reshapes each event into an Amazon Q Developer (Chatbot) custom notification
+        naming the stage and the model version; messages of one deployment share a thread,
+        where the hook's failure report and any rollout alarm also land.
+        """
+        state = events.EventField.from_path("$.detail.state")
+        deployment = events.EventField.from_path("$.detail.deploymentId")
+        what = f"{contract.SERVICE_NAME} {self._stage}: rollout of model {model.name} {model.version}"
+        rule = events.Rule(
+            self, "DeploymentStateChanges",
+            description=f"{what}: every state change to Slack",
+            event_pattern=events.EventPattern(
+                source=["aws.codedeploy"],
+                detail_type=["CodeDeploy Deployment State-change Notification"],
+                detail={"application": [Fn.ref(DEPLOYMENT_APPLICATION)],
+                        "deploymentGroup": [Fn.ref(DEPLOYMENT_GROUP)]},
+            ),
+        )
+        acknowledge(
+            rule, "Serverless::Serverless-EventBusDLQ",
+            "EventBridge retries delivery to the topic for 24 hours; a state change that still "
+            "fails to arrive is in CodeDeploy's deployment history, and a rollback's cause "
+            "also reaches Slack through the rollout alarm or the hook's own report.",
+        )
+        rule.add_target(targets.SnsTopic(topic, message=events.RuleTargetInput.from_object({
+            "version": "1.0",
+            "source": "custom",
+            "id": deployment,
+            "content": {
+                "textType": "client-markdown",
+                "title": f"{what}: {state}",
+                "description": (
+                    f"CodeDeploy deployment {deployment} is {state}. START: the golden check "
+                    "runs, then traffic shifts to the new version. SUCCESS: all traffic is on "
+                    "it. FAILURE or STOP: traffic is back on the previous version; the reason "
+                    "is in this thread (the golden check's report or the rollout alarm)."),
+            },
+            "metadata": {"threadId": deployment, "eventType": state},
+        })))

@@ -1,0 +1,229 @@
+"""The pre-traffic hook against the real app: the function's code answers the hook's proxy
+events in this process; only the AWS APIs (Lambda Invoke, CodeDeploy's status, SNS) are faked,
+on real botocore clients, so every call is checked against the service's API model."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from chalice.local import LambdaContext
+
+from chalicelib import rollout
+from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.metadata import GOLDEN_FILENAME, METADATA_FILENAME, sha256_of
+from harness.samples import GOLDEN, MODEL
+
+VERSION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:sleep-advisor-dev-APIHandler:7"
+TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:sleep-advisor-dev-alarms"
+HOOK_EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-1"}
+
+
+@dataclass
+class FakeAws:
+    """Real botocore clients whose calls are answered here instead of by AWS."""
+
+    answer_invoke: Callable[[dict[str, Any]], dict[str, Any]]
+    invoked: list[dict[str, Any]] = field(default_factory=list)
+    reported: list[dict[str, Any]] = field(default_factory=list)
+    published: list[dict[str, Any]] = field(default_factory=list)
+    fail_publish: bool = False
+
+    def client(self, service: str) -> Any:
+        client = botocore.session.get_session().create_client(
+            service, region_name="eu-central-1", aws_access_key_id="testing",
+            aws_secret_access_key="testing")
+        # Parameters are validated against the API model before this event: a wrong call
+        # fails here as it would against AWS.
+        client.meta.events.register(f"before-call.{client.meta.service_model.service_name}",
+                                    self._answer)
+        return client
+
+    def _answer(self, model: Any, params: Any, **_: Any) -> tuple[Any, dict[str, Any]]:
+        body = params["body"]
+        if model.name == "Invoke":
+            function = params["url_path"].split("/functions/")[1].split("/")[0]
+            request = {"FunctionName": urllib.parse.unquote(function), "Payload": json.loads(body),
+                       "InvocationType": params["headers"].get("X-Amz-Invocation-Type")}
+            self.invoked.append(request)
+            return _response(), self.answer_invoke(request)
+        document = json.loads(body) if isinstance(body, (bytes, str)) and body[:1] in (b"{", "{") else body
+        if model.name == "PutLifecycleEventHookExecutionStatus":
+            self.reported.append(document)
+            return _response(), {"lifecycleEventHookExecutionId": document["lifecycleEventHookExecutionId"]}
+        if model.name == "Publish":
+            if self.fail_publish:
+                raise RuntimeError("SNS is unreachable")
+            self.published.append(dict(document))
+            return _response(), {"MessageId": "message-1"}
+        raise AssertionError(f"unexpected AWS call {model.name}")
+
+    def run(self, model_dir: Path = BUNDLED_MODEL_DIR,
+            seconds_left: Callable[[], float] = lambda: 300.0) -> dict[str, str]:
+        return rollout.run_hook(
+            HOOK_EVENT, version_arn=VERSION_ARN, lambda_client=self.client("lambda"),
+            codedeploy=self.client("codedeploy"), sns=self.client("sns"), topic_arn=TOPIC_ARN,
+            stage="dev", model_dir=model_dir, seconds_left=seconds_left,
+        )
+
+
+def _response() -> Any:
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse("https://fake", 200, {}, None)
+
+
+def payload(document: Any, error: str | None = None) -> dict[str, Any]:
+    """What botocore parses an Invoke response into."""
+    answer: dict[str, Any] = {"StatusCode": 200, "Payload": _Body(json.dumps(document).encode())}
+    if error:
+        answer["FunctionError"] = error
+    return answer
+
+
+class _Body(io.BytesIO):
+    pass
+
+
+@pytest.fixture
+def real_function(app_module: ModuleType) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Lambda running the function's code: the app answers the event the hook sent."""
+
+    def invoke(request: dict[str, Any]) -> dict[str, Any]:
+        return payload(app_module.app(request["Payload"], LambdaContext("sleep-advisor", 1024)))
+
+    return invoke
+
+
+@pytest.fixture
+def altered_model(model_copy: Path) -> Iterator[Path]:
+    """The model folder with its first golden probability changed by 0.001 (and re-hashed):
+    what the hook expects no longer matches what the function answers."""
+    golden = model_copy / GOLDEN_FILENAME
+    document = json.loads(golden.read_text())
+    probabilities = document["examples"][0]["answer"]["probabilities"]
+    first = next(iter(probabilities))
+    probabilities[first] = round(probabilities[first] + 0.001, 12)
+    golden.write_text(json.dumps(document))
+    metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
+    metadata["golden"]["sha256"] = sha256_of(golden)
+    (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
+    yield model_copy
+
+
+def test_the_shipped_model_passes_and_traffic_may_shift(real_function: Any) -> None:
+    aws = FakeAws(real_function)
+
+    result = aws.run()
+
+    assert result["status"] == "Succeeded", result
+    assert [(call["FunctionName"], call["InvocationType"]) for call in aws.invoked] == (
+        [(VERSION_ARN, "RequestResponse")] * len(GOLDEN.examples))
+    # Every golden request went through the /predict route as API Gateway sends it.
+    sent = [json.loads(call["Payload"]["body"]) for call in aws.invoked]
+    assert sent == [example.request for example in GOLDEN.examples]
+    assert aws.reported == [{"deploymentId": "d-ABCDEF123",
+                             "lifecycleEventHookExecutionId": "hook-execution-1",
+                             "status": "Succeeded"}]
+    assert aws.published == []
+
+
+def test_answers_that_differ_from_the_golden_ones_fail_the_deployment(
+    real_function: Any, altered_model: Path
+) -> None:
+    aws = FakeAws(real_function)
+
+    result = aws.run(altered_model)
+
+    assert result["status"] == "Failed"
+    assert result["reason"].startswith(f"golden example 1 of {len(GOLDEN.examples)}")
+    assert "recorded" in result["reason"] and "tolerance" in result["reason"]
+    assert [r["status"] for r in aws.reported] == ["Failed"]
+    [message] = [json.loads(p["Message"]) for p in aws.published]
+    assert (message["version"], message["source"]) == ("1.0", "custom")
+    assert message["metadata"]["threadId"] == "d-ABCDEF123"
+    assert f"{MODEL.name} {MODEL.version}" in message["content"]["title"]
+    assert message["content"]["description"] == result["reason"]
+
+
+def test_a_5xx_from_the_new_version_fails_the_deployment(
+    app_module: ModuleType, monkeypatch: pytest.MonkeyPatch, real_function: Any
+) -> None:
+    def broken(nights: Any) -> Any:
+        raise RuntimeError("the model broke")
+
+    monkeypatch.setattr(app_module.advisor, "advise", broken)
+    aws = FakeAws(real_function)
+
+    result = aws.run()
+
+    assert result["status"] == "Failed"
+    assert "golden example 1" in result["reason"] and "HTTP 500" in result["reason"]
+    assert len(aws.invoked) == 1  # the first failure decides
+    assert [r["status"] for r in aws.reported] == ["Failed"]
+
+
+def test_a_function_error_fails_the_deployment() -> None:
+    aws = FakeAws(lambda request: payload(
+        {"errorType": "Runtime.ImportModuleError", "errorMessage": "ModelLoadError: golden"},
+        error="Unhandled"))
+
+    result = aws.run()
+
+    assert result["status"] == "Failed"
+    assert "Unhandled error: Runtime.ImportModuleError: ModelLoadError: golden" in result["reason"]
+
+
+def test_no_answer_in_time_fails_the_deployment() -> None:
+    def hangs(request: dict[str, Any]) -> dict[str, Any]:
+        raise ReadTimeoutError(endpoint_url="https://lambda.eu-central-1.amazonaws.com")
+
+    aws = FakeAws(hangs)
+
+    result = aws.run()
+
+    assert result["status"] == "Failed"
+    assert "no answer: Read timeout on endpoint URL" in result["reason"]
+    assert [r["status"] for r in aws.reported] == ["Failed"]
+
+
+def test_the_hook_reports_before_it_runs_out_of_time(real_function: Any) -> None:
+    aws = FakeAws(real_function)
+
+    result = aws.run(seconds_left=lambda: rollout.ANSWER_TIMEOUT_S)
+
+    assert result["status"] == "Failed" and "ran out of time" in result["reason"]
+    assert aws.invoked == [] and [r["status"] for r in aws.reported] == ["Failed"]
+
+
+def test_the_verdict_is_reported_even_when_the_alert_cannot_be_sent(
+    real_function: Any, altered_model: Path
+) -> None:
+    aws = FakeAws(real_function, fail_publish=True)
+
+    result = aws.run(altered_model)
+
+    assert result["status"] == "Failed"
+    assert [r["status"] for r in aws.reported] == ["Failed"]
+
+
+def test_the_hook_reads_no_scikit_learn() -> None:
+    # It runs from the function's image but must start fast and never load the model.
+    import subprocess
+    import sys
+
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, chalicelib.rollout; "
+         "print(sorted(m for m in ('sklearn', 'numpy', 'joblib', 'app') if m in sys.modules))"],
+        capture_output=True, text=True, check=True)
+
+    assert probe.stdout.strip() == "[]"

@@ -1,0 +1,283 @@
+"""Safe rollouts, read after the SAM transform (what CloudFormation deploys): a version behind
+the live alias, CodeDeploy shifting traffic under the new version's alarms, the pre-traffic
+hook, least-privilege roles, and the state changes on their way to Slack."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+from sleep_advisor_infra.rollout import ALIAS, ALIAS_ID, HOOK_COMMAND
+
+from chalicelib import contract
+from chalicelib.rollout import NEW_VERSION_VARIABLE
+from harness.cdk import Synthesis
+from harness.checks import sam_transform
+from harness.lambda_metrics import LAMBDA_METRIC_DIMENSIONS
+from harness.samples import MODEL
+from harness.templates import alarms_by_name, dashboard_metrics, only, render_reference
+
+ROLLOUT_ALARMS = {"rollout-errors", "rollout-low-probability"}
+
+
+@pytest.fixture(scope="module")
+def deployed(synthesis: Synthesis) -> dict[str, Any]:
+    """The template CloudFormation deploys: after SAM's transform."""
+    return sam_transform(synthesis.template)
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    return [statement for policy in resources_of(template, "AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
+    [found] = [k for k in resources_of(template, resource_type) if k.startswith(prefix)]
+    return found
+
+
+def test_each_deploy_publishes_a_version_behind_the_live_alias(deployed: dict[str, Any]) -> None:
+    version_id, version = only(deployed, "AWS::Lambda::Version")
+    alias_id, alias = only(deployed, "AWS::Lambda::Alias")
+
+    assert version["Properties"]["FunctionName"] == {"Ref": "APIHandler"}
+    assert alias_id == ALIAS_ID  # the id the API's integration URIs name
+    assert alias["Properties"]["Name"] == ALIAS
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    # Any change publishes a version: a new environment or memory size rolls out too.
+    assert deployed["Resources"]["APIHandler"]["Properties"]["Code"]["ImageUri"]
+
+
+def test_codedeploy_shifts_traffic_and_rolls_back_on_the_rollout_alarms(
+    deployed: dict[str, Any],
+) -> None:
+    _, alias = only(deployed, "AWS::Lambda::Alias")
+    group_id, group = only(deployed, "AWS::CodeDeploy::DeploymentGroup")
+    application_id, _ = only(deployed, "AWS::CodeDeploy::Application")
+    hook_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutPreTrafficHook")
+    alarm_ids = {k for k, r in resources_of(deployed, "AWS::CloudWatch::Alarm").items()
+                 if r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1] in ROLLOUT_ALARMS}
+    properties = group["Properties"]
+
+    assert alias["UpdatePolicy"] == {"CodeDeployLambdaAliasUpdate": {
+        "ApplicationName": {"Ref": application_id},
+        "DeploymentGroupName": {"Ref": group_id},
+        "BeforeAllowTrafficHook": {"Ref": hook_id},
+    }}
+    assert properties["DeploymentConfigName"] == {"Fn::Sub": [
+        "CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "Canary10Percent10Minutes"}]}
+    assert properties["AlarmConfiguration"]["Enabled"] is True
+    assert {a["Name"]["Ref"] for a in properties["AlarmConfiguration"]["Alarms"]} == alarm_ids
+    assert set(properties["AutoRollbackConfiguration"]["Events"]) >= {
+        "DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"}
+    assert properties["AutoRollbackConfiguration"]["Enabled"] is True
+
+
+def test_the_deployment_group_uses_the_projects_role_not_sams_default(
+    deployed: dict[str, Any],
+) -> None:
+    # SAM's default role may invoke only hooks named CodeDeployHook_* (SAM issues 219, 250):
+    # this hook is not so named, so the group must use a role that names it.
+    _, group = only(deployed, "AWS::CodeDeploy::DeploymentGroup")
+    hook_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutPreTrafficHook")
+    hook_name = deployed["Resources"][hook_id]["Properties"]["FunctionName"]
+    role_id = group["Properties"]["ServiceRoleArn"]["Fn::GetAtt"][0]
+    role = deployed["Resources"][role_id]["Properties"]
+
+    assert not hook_name.startswith("CodeDeployHook_")
+    assert "CodeDeployServiceRole" not in deployed["Resources"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "codedeploy.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role
+    by_sid = {s["Sid"]: s for s in statements_of(deployed, role_id)}
+    assert set(by_sid) == {"ShiftTheLiveAlias", "ReadTheRolloutAlarms", "RunThePreTrafficHook"}
+    invoke = by_sid["RunThePreTrafficHook"]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{hook_name}")
+    assert by_sid["ShiftTheLiveAlias"]["Resource"] == {"Fn::Sub": f"${{APIHandler.Arn}}:{ALIAS}"}
+    assert sorted(a["Fn::GetAtt"][0] for a in by_sid["ReadTheRolloutAlarms"]["Resource"]) == sorted(
+        k for k, r in resources_of(deployed, "AWS::CloudWatch::Alarm").items()
+        if r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1] in ROLLOUT_ALARMS)
+
+
+def test_api_gateway_invokes_the_alias_never_the_unqualified_function(
+    deployed: dict[str, Any],
+) -> None:
+    body = deployed["Resources"]["RestAPI"]["Properties"]["Body"]
+    uris = [operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            for methods in body["paths"].values() for operation in methods.values()]
+    _, permission = only(deployed, "AWS::Lambda::Permission")
+
+    assert len(uris) == 3 and all(f"${{{ALIAS_ID}}}/invocations" in uri for uri in uris), uris
+    assert permission["Properties"]["FunctionName"] == {"Ref": ALIAS_ID}
+    assert "APIHandler.Arn" not in json.dumps(body)
+
+
+def test_the_hook_runs_the_new_image_against_the_new_version_with_least_privilege(
+    deployed: dict[str, Any],
+) -> None:
+    hook_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutPreTrafficHook")
+    hook = deployed["Resources"][hook_id]["Properties"]
+    version_id, _ = only(deployed, "AWS::Lambda::Version")
+    role_id = hook["Role"]["Fn::GetAtt"][0]
+    function_image = deployed["Resources"]["APIHandler"]["Properties"]["Code"]["ImageUri"]
+    image_tag = re.compile(r":([0-9a-f]{64})")
+
+    assert hook["FunctionName"] == contract.resource_name("dev", "pre-traffic")
+    # The same image asset (the URIs are written differently by CDK and by Chalice's SAM).
+    assert image_tag.findall(json.dumps(hook["Code"]["ImageUri"])) == image_tag.findall(
+        json.dumps(function_image))
+    assert hook["ImageConfig"] == {"Command": [HOOK_COMMAND]}
+    assert hook["Environment"]["Variables"][NEW_VERSION_VARIABLE] == {"Ref": version_id}
+    assert "ManagedPolicyArns" not in deployed["Resources"][role_id]["Properties"]
+    actions = {}
+    for statement in statements_of(deployed, role_id):
+        for action in [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]:
+            actions[action] = statement["Resource"]
+    assert actions["lambda:InvokeFunction"] == {"Fn::Sub": "${APIHandler.Arn}:*"}
+    assert actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+        "${ServerlessDeploymentApplication}/${APIHandlerDeploymentGroup}")}
+    assert set(actions) == {
+        "lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "logs:CreateLogStream",
+        "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    }  # Lambda pulls the image under the CDK asset repository's policy, not this role
+
+
+def test_the_rollout_alarms_watch_the_new_version_and_the_new_model(
+    deployed: dict[str, Any],
+) -> None:
+    alarms = alarms_by_name(deployed)
+    version_id, _ = only(deployed, "AWS::Lambda::Version")
+    errors = alarms["rollout-errors"]["Properties"]
+    probability = alarms["rollout-low-probability"]["Properties"]
+
+    assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == (
+        "AWS/Lambda", "Errors", "Sum")
+    assert {d["Name"]: render_reference(d["Value"]) for d in errors["Dimensions"]} == {
+        "FunctionName": "<Ref:APIHandler>",
+        "Resource": f"<Ref:APIHandler>:{ALIAS}",
+        "ExecutedVersion": f"<GetAtt:{version_id}.Version>",
+    }
+    assert (errors["Period"], errors["Threshold"], errors["EvaluationPeriods"]) == (60, 1, 1)
+    assert errors["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert (probability["Namespace"], probability["MetricName"]) == (
+        "SleepAdvisor/dev", contract.PREDICTION_PROBABILITY)
+    assert {d["Name"]: d["Value"] for d in probability["Dimensions"]} == {
+        contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+        contract.MODEL_VERSION_DIMENSION: MODEL.version,
+    }
+    assert (probability["Period"], probability["EvaluationPeriods"]) == (300, 1)
+    assert probability["Threshold"] == MODEL.low_probability_threshold
+    assert probability["ComparisonOperator"] == "LessThanThreshold"
+    for alarm in (errors, probability):
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == alarm["OKActions"] and alarm["AlarmActions"]
+
+
+def test_every_lambda_metric_uses_dimensions_lambda_publishes(deployed: dict[str, Any]) -> None:
+    # CloudWatch's own list of Lambda's metrics and dimension sets (from aws-cdk-lib): a
+    # version's metrics exist only per alias and executed version, and a typo names nothing.
+    used = [m for m in dashboard_metrics(deployed) + alarm_metrics_of(deployed)
+            if m[0] == "AWS/Lambda"]
+
+    assert used
+    for _, name, dimensions in used:
+        assert frozenset(d for d, _ in dimensions) in LAMBDA_METRIC_DIMENSIONS[name], (name, dimensions)
+
+
+def alarm_metrics_of(template: dict[str, Any]) -> list[Any]:
+    from harness.templates import alarm_metrics
+
+    return alarm_metrics(template)
+
+
+def test_the_dashboard_shows_what_users_reach_through_the_alias(deployed: dict[str, Any]) -> None:
+    lambda_widgets = [m for m in dashboard_metrics(deployed) if m[0] == "AWS/Lambda"]
+
+    assert lambda_widgets
+    assert all(dict(m[2]) == {"FunctionName": "<Ref:APIHandler>",
+                              "Resource": f"<Ref:APIHandler>:{ALIAS}"} for m in lambda_widgets)
+
+
+def test_every_state_change_of_a_rollout_reaches_the_alerts_topic_as_a_slack_message(
+    deployed: dict[str, Any],
+) -> None:
+    _, rule = only(deployed, "AWS::Events::Rule")
+    topic_id, _ = only(deployed, "AWS::SNS::Topic")
+    application_id, _ = only(deployed, "AWS::CodeDeploy::Application")
+    group_id, _ = only(deployed, "AWS::CodeDeploy::DeploymentGroup")
+    pattern = rule["Properties"]["EventPattern"]
+    [target] = rule["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+
+    assert pattern["source"] == ["aws.codedeploy"]
+    assert pattern["detail-type"] == ["CodeDeploy Deployment State-change Notification"]
+    assert pattern["detail"] == {"application": [{"Ref": application_id}],
+                                 "deploymentGroup": [{"Ref": group_id}]}
+    assert target["Arn"] == {"Ref": topic_id}
+    # EventBridge's substitution, with an event CodeDeploy sends (EventBridge's reference).
+    event = {"detail": {"state": "FAILURE", "deploymentId": "d-ABCDEF123"}}
+    message = json.loads(render_input_template(
+        transformer["InputTemplate"], transformer["InputPathsMap"], event))
+    assert (message["version"], message["source"]) == ("1.0", "custom")
+    assert message["metadata"]["threadId"] == "d-ABCDEF123"
+    assert message["content"]["title"] == (
+        f"sleep-advisor dev: rollout of model {MODEL.name} {MODEL.version}: FAILURE")
+
+
+def render_input_template(template: str, paths: dict[str, str], event: dict[str, Any]) -> str:
+    """EventBridge's input transformer: a placeholder inside a JSON string takes the value's
+    text, one outside any string takes the value as JSON."""
+    rendered, inside_string, escaped = [], False, False
+    for index, part in enumerate(re.split(r"(<[\w-]+>)", template)):
+        if index % 2:  # a placeholder
+            value: Any = event
+            for key in paths[part[1:-1]].removeprefix("$.").split("."):
+                value = value[key]
+            rendered.append(str(value) if inside_string else json.dumps(value))
+            continue
+        for character in part:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                inside_string = not inside_string
+        rendered.append(part)
+    return "".join(rendered)
+
+
+def test_eventbridge_may_publish_to_the_encrypted_topic(deployed: dict[str, Any]) -> None:
+    _, key = only(deployed, "AWS::KMS::Key")
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+
+    [events] = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert set(events["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert events["Resource"] == "*"  # in a key policy: this key
+
+
+@pytest.mark.parametrize("preference", ["AllAtOnce", "Linear10PercentEvery1Minute"])
+def test_the_deployment_preference_is_a_context_setting(
+    synthesize: Any, preference: str
+) -> None:
+    template: Template = synthesize(deployment_preference=preference)
+
+    properties = template.to_json()["Resources"]["APIHandler"]["Properties"]
+    assert properties["DeploymentPreference"]["Type"] == preference
+    assert properties["AutoPublishAlias"] == ALIAS
+    assert properties["AutoPublishAliasAllProperties"] is True
+
+
+def test_an_unknown_deployment_preference_is_refused(synthesize: Any) -> None:
+    with pytest.raises(ValueError, match="deployment_preference must be one of"):
+        synthesize(deployment_preference="Canary50Percent1Minute")
