@@ -125,6 +125,23 @@ class Rollout(Construct):
             alarms[short_name] = alarm
         return alarms
 
+    def widget(self) -> cloudwatch.GraphWidget:
+        """The canary on the dashboard: the version being deployed against all alias traffic."""
+        def alias_metric(name: str, label: str, version: bool) -> cloudwatch.Metric:
+            dimensions = {"FunctionName": self._function_name,
+                          "Resource": f"{self._function_name}:{ALIAS}"}
+            if version:
+                dimensions["ExecutedVersion"] = Fn.get_att(VERSION_REF, "Version").to_string()
+            return cloudwatch.Metric(namespace="AWS/Lambda", metric_name=name, statistic="Sum",
+                                     period=ERRORS_PERIOD, dimensions_map=dimensions, label=label)
+
+        return cloudwatch.GraphWidget(
+            title="Rollout: the version being deployed (per minute)", width=24,
+            left=[alias_metric("Invocations", "All requests (live alias)", version=False),
+                  alias_metric("Invocations", "Requests to the deployed version", version=True),
+                  alias_metric("Errors", "Errors of the deployed version", version=True)],
+        )
+
     # The golden check before any traffic --------------------------------------------------
 
     def _hook(self, function_image: FunctionImage, topic: sns.ITopic, topic_key: kms.IKey,

@@ -81,6 +81,7 @@ class SleepAdvisorStack(Stack):
             memory_size_mb=config.memory_size_mb, model=model, topic=alerting.topic,
             alias=ALIAS, rollout_alarms=list(rollout.alarms.values()),
         )
+        monitoring.dashboard.add_widgets(rollout.widget())
 
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API stage")
         CfnOutput(self, "FunctionName", value=app.function_name)

@@ -202,11 +202,14 @@ def alarm_metrics_of(template: dict[str, Any]) -> list[Any]:
 
 
 def test_the_dashboard_shows_what_users_reach_through_the_alias(deployed: dict[str, Any]) -> None:
-    lambda_widgets = [m for m in dashboard_metrics(deployed) if m[0] == "AWS/Lambda"]
+    version_id, _ = only(deployed, "AWS::Lambda::Version")
+    through_the_alias = {"FunctionName": "<Ref:APIHandler>", "Resource": f"<Ref:APIHandler>:{ALIAS}"}
+    by_version = {**through_the_alias, "ExecutedVersion": f"<GetAtt:{version_id}.Version>"}
+    lambda_widgets = [dict(m[2]) for m in dashboard_metrics(deployed) if m[0] == "AWS/Lambda"]
 
-    assert lambda_widgets
-    assert all(dict(m[2]) == {"FunctionName": "<Ref:APIHandler>",
-                              "Resource": f"<Ref:APIHandler>:{ALIAS}"} for m in lambda_widgets)
+    assert lambda_widgets and all(d in (through_the_alias, by_version) for d in lambda_widgets)
+    # The canary's own widget: the deployed version's requests and errors.
+    assert lambda_widgets.count(by_version) == 2
 
 
 def test_every_state_change_of_a_rollout_reaches_the_alerts_topic_as_a_slack_message(
