@@ -81,8 +81,10 @@ class Invocation:
 class RuntimeApi(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_seconds: float = 10) -> None:
         super().__init__(("127.0.0.1", 0), _RuntimeHandler)
+        # The function's timeout: each invocation's deadline is this far from its start.
+        self.timeout_seconds = timeout_seconds
         self.pending: queue.Queue[Invocation] = queue.Queue()
         self.by_id: dict[str, Invocation] = {}
         self.init_error: Any = None
@@ -105,7 +107,7 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
             self._reply(404, {"errorMessage": "unknown path"})
             return
         invocation = self.server.pending.get()
-        deadline_ms = int((time.time() + 10) * 1000)
+        deadline_ms = int((time.time() + self.server.timeout_seconds) * 1000)
         self._reply(200, invocation.event, {
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
             "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
@@ -192,8 +194,9 @@ class LambdaFunction:
     @contextmanager
     def start(
         cls, image: ImageLayout, env: Mapping[str, str] | None = None,
+        timeout_seconds: float = 10,
     ) -> Iterator[LambdaFunction]:
-        api = RuntimeApi()
+        api = RuntimeApi(timeout_seconds)
         threading.Thread(target=api.serve_forever, daemon=True).start()
         log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"lambda-{api.server_address[1]}.log"
         lambda_env = {

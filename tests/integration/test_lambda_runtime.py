@@ -6,6 +6,7 @@ X-Ray segments arrive over UDP on loopback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sleep_advisor_infra.rollout import HOOK_COMMAND
 
+from chalicelib import rollout
 from chalicelib.golden import read_golden
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
 from harness.container_image import build_image, context_with_model, image_layout_of
@@ -241,3 +244,35 @@ def test_a_dataframe_model_gets_pandas_in_its_image_and_answers_as_recorded(
         assert prediction["advice_id"] == example.answer.advice_id
         assert prediction["probabilities"] == pytest.approx(example.answer.probabilities,
                                                             abs=golden.tolerance)
+
+
+def test_the_pre_traffic_hook_runs_from_the_same_image_under_the_runtime_client(
+    image_layout: ImageLayout,
+) -> None:
+    # The hook is the image with another command. Here AWS is a closed loopback port: the hook
+    # loads, reads the golden answers, fails to reach the new version, and still tries to
+    # report the failure to CodeDeploy, which is the error it ends with.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    hook = dataclasses.replace(image_layout, handler=HOOK_COMMAND)
+    environment = {
+        rollout.NEW_VERSION_VARIABLE: "arn:aws:lambda:eu-central-1:123456789012:function:f:7",
+        rollout.TOPIC_VARIABLE: "arn:aws:sns:eu-central-1:123456789012:alerts",
+        rollout.STAGE_VARIABLE: "dev",
+        "AWS_ENDPOINT_URL": endpoint, "AWS_MAX_ATTEMPTS": "1",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+    # The hook's own timeout (infra/sleep_advisor_infra/rollout.py): six minutes.
+    with LambdaFunction.start(hook, environment, timeout_seconds=360) as function:
+        answer = function.invoke({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "h-1"})
+        output = function.output()
+
+    assert answer.error["errorType"] == "EndpointConnectionError", answer.error
+    assert endpoint in answer.error["errorMessage"]
+    [check] = [json.loads(line) for line in output.splitlines()
+               if line.startswith("{") and '"pre-traffic check"' in line]
+    assert check["status"] == "Failed"
+    assert check["reason"].startswith("golden example 1 of ") and "no answer" in check["reason"]
