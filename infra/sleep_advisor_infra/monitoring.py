@@ -29,6 +29,30 @@ INIT_DURATION = "InitDuration"
 FIVE_MINUTES = Duration.minutes(5)
 
 
+AlarmDefinitions = dict[str, tuple[cloudwatch.IMetric, dict[str, object], str]]
+
+
+def notifying_alarms(scope: Construct, stage: str, definitions: AlarmDefinitions,
+                     topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+    """One alarm per definition (metric, settings, description), named
+    sleep-advisor-<stage>-<short name>, notifying `topic` on ALARM and on OK: on-call sees
+    recoveries too."""
+    notify = actions.SnsAction(topic)
+    alarms = {}
+    for short_name, (metric, settings, description) in definitions.items():
+        alarm = cloudwatch.Alarm(
+            scope, f"Alarm-{short_name}",
+            alarm_name=contract.resource_name(stage, short_name),
+            alarm_description=description,
+            metric=metric,
+            **settings,  # type: ignore[arg-type]
+        )
+        alarm.add_alarm_action(notify)
+        alarm.add_ok_action(notify)
+        alarms[short_name] = alarm
+    return alarms
+
+
 class Monitoring(Construct):
     """Attributes: `dashboard`, `alarms` (by short name), `metric_filters`."""
 
@@ -134,7 +158,6 @@ class Monitoring(Construct):
     # Alarms --------------------------------------------------------------------------------
 
     def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-        notify = actions.SnsAction(topic)
         invocations = self.lambda_metric("Invocations", "Sum")
         errors = self.lambda_metric("Errors", "Sum")
         error_rate = cloudwatch.MathExpression(
@@ -142,7 +165,7 @@ class Monitoring(Construct):
             using_metrics={"invocations": invocations, "errors": errors},
             label="Function error rate (%)", period=FIVE_MINUTES,
         )
-        definitions: dict[str, tuple[cloudwatch.IMetric, dict[str, object], str]] = {
+        definitions: AlarmDefinitions = {
             "function-errors": (error_rate, dict(
                 threshold=ERROR_RATE_PERCENT, evaluation_periods=3, datapoints_to_alarm=2,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -194,19 +217,7 @@ class Monitoring(Construct):
                "Check first: /health from outside, the app's API URL and Cognito sign-in, "
                "then API Gateway's access log for 4xx from every client."),
         }
-        alarms = {}
-        for short_name, (metric, settings, description) in definitions.items():
-            alarm = cloudwatch.Alarm(
-                self, f"Alarm-{short_name}",
-                alarm_name=contract.resource_name(self._stage, short_name),
-                alarm_description=description,
-                metric=metric,
-                **settings,  # type: ignore[arg-type]
-            )
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
-            alarms[short_name] = alarm
-        return alarms
+        return notifying_alarms(self, self._stage, definitions, topic)
 
     # Dashboard -----------------------------------------------------------------------------
 

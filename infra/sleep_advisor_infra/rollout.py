@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,6 +27,7 @@ from chalicelib.metadata import ModelMetadata
 from chalicelib.rollout import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
 from sleep_advisor_infra.chalice_app import FUNCTION_ID, ChaliceApp
 from sleep_advisor_infra.function import FunctionImage
+from sleep_advisor_infra.monitoring import AlarmDefinitions, notifying_alarms
 from sleep_advisor_infra.nag import acknowledge
 
 ALIAS = "live"
@@ -94,9 +94,11 @@ class Rollout(Construct):
             dimensions_map={contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
                             contract.MODEL_VERSION_DIMENSION: model.version},
         )
-        definitions = {
+        # No traffic to the new version yet is not a failure.
+        quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
+        definitions: AlarmDefinitions = {
             "rollout-errors": (new_version_errors, dict(
-                threshold=1, evaluation_periods=1,
+                threshold=1, evaluation_periods=1, treat_missing_data=quiet_is_fine,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             ), "The version being rolled out failed a request (an unhandled error, a timeout or "
                "a crash) in the last minute; CodeDeploy rolls it back. Check first: the "
@@ -104,26 +106,14 @@ class Rollout(Construct):
                "`make check-model` and the tests on the commit you deployed."),
             "rollout-low-probability": (new_model_probability, dict(
                 threshold=model.low_probability_threshold, evaluation_periods=1,
+                treat_missing_data=quiet_is_fine,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             ), f"Model {model.name} {model.version}: the average probability of its answers "
                f"fell below {model.low_probability_threshold} over 5 minutes while it was "
                "being rolled out; CodeDeploy rolls it back. Check first: its held-out metrics "
                "in metadata.json against the previous model's, then the class mix."),
         }
-        alarms = {}
-        for short_name, (metric, settings, description) in definitions.items():
-            alarm = cloudwatch.Alarm(
-                self, f"Alarm-{short_name}",
-                alarm_name=contract.resource_name(self._stage, short_name),
-                alarm_description=description, metric=metric,
-                # No traffic to the new version yet is not a failure.
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                **settings,  # type: ignore[arg-type]
-            )
-            alarm.add_alarm_action(actions.SnsAction(topic))
-            alarm.add_ok_action(actions.SnsAction(topic))
-            alarms[short_name] = alarm
-        return alarms
+        return notifying_alarms(self, self._stage, definitions, topic)
 
     def widget(self) -> cloudwatch.GraphWidget:
         """The canary on the dashboard: the version being deployed against all alias traffic."""
