@@ -143,7 +143,8 @@ def _break_artifact(model_dir: Path, fault: str) -> None:
     if fault == "missing":
         artifact.unlink()
     elif fault == "truncated":
-        artifact.write_bytes(artifact.read_bytes()[:4096])
+        content = artifact.read_bytes()
+        artifact.write_bytes(content[: len(content) // 2])  # any model's size
     elif fault == "tampered":
         content = bytearray(artifact.read_bytes())
         content[100] ^= 0x01
