@@ -143,8 +143,8 @@ def _break_artifact(model_dir: Path, fault: str) -> None:
     if fault == "missing":
         artifact.unlink()
     elif fault == "truncated":
-        content = artifact.read_bytes()
-        artifact.write_bytes(content[: len(content) // 2])  # any model's size
+        whole = artifact.read_bytes()
+        artifact.write_bytes(whole[: len(whole) // 2])  # half of any model
     elif fault == "tampered":
         content = bytearray(artifact.read_bytes())
         content[100] ^= 0x01
