@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from chalicelib.metadata import ModelLoadError, ModelMetadata, sha256_of
+from chalicelib.metadata import FrozenModel, ModelLoadError, ModelMetadata, sha256_of
 
 if TYPE_CHECKING:  # the pre-traffic hook reads golden answers without loading scikit-learn
     from chalicelib.advisor import SleepAdvisor
@@ -29,16 +29,12 @@ if TYPE_CHECKING:  # the pre-traffic hook reads golden answers without loading s
 TOLERANCE = 1e-6
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GoldenAnswer(_Frozen):
+class GoldenAnswer(FrozenModel):
     advice_id: str
     probabilities: dict[str, float]
 
 
-class GoldenExample(_Frozen):
+class GoldenExample(FrozenModel):
     """One held-out row: the request body the service receives, and what the model answered."""
 
     label: str = Field(description="The row's true class in the held-out data.")
@@ -46,7 +42,7 @@ class GoldenExample(_Frozen):
     answer: GoldenAnswer
 
 
-class GoldenAnswers(_Frozen):
+class GoldenAnswers(FrozenModel):
     tolerance: float = Field(gt=0, lt=0.01)
     examples: tuple[GoldenExample, ...] = Field(min_length=1)
 

@@ -24,11 +24,13 @@ class ModelLoadError(RuntimeError):
     """The artifact or its metadata cannot be trusted; the service must not start."""
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """Immutable, and no field it does not declare: a typo in a model file is an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FeatureSpec(_Frozen):
+class FeatureSpec(FrozenModel):
     """One input feature, in the order the estimator expects its columns."""
 
     name: str = Field(pattern=_FEATURE_NAME_PATTERN)
@@ -45,14 +47,14 @@ class FeatureSpec(_Frozen):
         return self
 
 
-class AdviceClass(_Frozen):
+class AdviceClass(FrozenModel):
     """One class the model predicts, with the advice shown to the user."""
 
     id: str = Field(pattern=_FEATURE_NAME_PATTERN)
     advice: str
 
 
-class EvaluationMetrics(_Frozen):
+class EvaluationMetrics(FrozenModel):
     """Scores on the held-out split, recorded at training time."""
 
     accuracy: float = Field(ge=0, le=1)
@@ -61,7 +63,7 @@ class EvaluationMetrics(_Frozen):
     train_rows: int = Field(gt=0)
 
 
-class GoldenReference(_Frozen):
+class GoldenReference(FrozenModel):
     """Where the model's golden answers are, and the hash that makes them tamper-evident."""
 
     file: str = GOLDEN_FILENAME
@@ -69,14 +71,14 @@ class GoldenReference(_Frozen):
     examples: int = Field(gt=0)
 
 
-class Monitoring(_Frozen):
+class Monitoring(FrozenModel):
     """Model-specific alarm settings; anything left out gets a default from the classes."""
 
     # The average probability of the chosen class below which the model-health alarm fires.
     low_probability: float | None = Field(default=None, gt=0, lt=1)
 
 
-class ModelMetadata(_Frozen):
+class ModelMetadata(FrozenModel):
     """Everything needed to serve, verify and reproduce one model artifact."""
 
     name: str
@@ -107,6 +109,11 @@ class ModelMetadata(_Frozen):
             if len(set(names)) != len(names):
                 raise ValueError(f"duplicate {label} names in {names}")
         return self
+
+    @classmethod
+    def read(cls, model_dir: Path) -> ModelMetadata:
+        """The metadata of a model directory (validation errors propagate)."""
+        return cls.model_validate_json((model_dir / METADATA_FILENAME).read_bytes())
 
     @property
     def class_ids(self) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import contract
 from chalicelib.golden import GoldenAnswer, GoldenAnswers, first_difference, read_golden
-from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+from chalicelib.metadata import ModelMetadata
 
 NEW_VERSION_VARIABLE = contract.ENVIRONMENT_PREFIX + "NEW_VERSION"
 TOPIC_VARIABLE = contract.ENVIRONMENT_PREFIX + "ALERTS_TOPIC"
@@ -158,7 +158,7 @@ def run_hook(
     deployment_id = str(event["DeploymentId"])
     model = "the model"
     try:
-        metadata = ModelMetadata.model_validate_json((model_dir / METADATA_FILENAME).read_bytes())
+        metadata = ModelMetadata.read(model_dir)
         model = f"model {metadata.name} {metadata.version}"
         verdict = check_version(lambda_invoker(lambda_client, version_arn),
                                 read_golden(model_dir, metadata), deployment_id, seconds_left)

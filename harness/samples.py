@@ -17,10 +17,10 @@ from typing import Any
 
 from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.golden import GoldenAnswers, GoldenExample, read_golden
-from chalicelib.metadata import METADATA_FILENAME, FeatureSpec, ModelMetadata
+from chalicelib.metadata import FeatureSpec, ModelMetadata
 from harness import REPO_ROOT
 
-MODEL = ModelMetadata.model_validate_json((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_bytes())
+MODEL = ModelMetadata.read(BUNDLED_MODEL_DIR)
 GOLDEN: GoldenAnswers = read_golden(BUNDLED_MODEL_DIR, MODEL)
 # The bundled sleep model: tests about that model in particular (its training, its accuracy)
 # run only when model/ holds it.

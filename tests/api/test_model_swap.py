@@ -11,7 +11,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.golden import read_golden
-from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+from chalicelib.metadata import ModelMetadata
 from chalicelib.observability import label_with_model_version
 from harness.samples import JSON, MODEL, SAMPLE_INSTANCE
 from harness.service import import_app
@@ -27,7 +27,7 @@ def second_app(second_model_dir: Path, app_module: ModuleType) -> Iterator[Modul
 def test_second_model_gets_its_own_request_schema_and_answers(
     second_app: ModuleType, second_model_dir: Path
 ) -> None:
-    second = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    second = ModelMetadata.read(second_model_dir)
     golden = read_golden(second_model_dir, second)
     with Client(second_app.app) as client:
         answers = [client.http.post("/predict", headers=JSON, body=json.dumps(example.request))

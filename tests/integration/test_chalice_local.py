@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.golden import read_golden
-from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME, ModelMetadata
+from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, ModelMetadata
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.emf import emf_blobs, emitted_metrics
@@ -87,7 +87,7 @@ def test_chalice_local_prints_the_same_log_lines_and_emf(
 
 
 def test_second_model_served_by_chalice_local(second_model_dir: Path) -> None:
-    second = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    second = ModelMetadata.read(second_model_dir)
     [example, *_] = read_golden(second_model_dir, second).examples
     with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(second_model_dir)}) as server:
         answer = server.request("POST", "/predict", json.dumps(example.request).encode(), JSON)

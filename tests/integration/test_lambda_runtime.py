@@ -232,7 +232,7 @@ def test_a_dataframe_model_gets_pandas_in_its_image_and_answers_as_recorded(
     workdir = tmp_path_factory.mktemp("dataframe-image")
     context = context_with_model(workdir / "context", second_model_dir)
     layout = image_layout_of(build_image(workdir / "build", context=context), workdir / "runtime")
-    second = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    second = ModelMetadata.read(second_model_dir)
     golden = read_golden(second_model_dir, second)
 
     with LambdaFunction.start(layout, chalice_environment()) as function:

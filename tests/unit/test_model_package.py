@@ -239,7 +239,7 @@ def test_check_prints_the_api_the_model_gets(capsys: pytest.CaptureFixture[str],
     assert packaging.main(["check", str(second_model_dir)]) == 0
 
     printed = capsys.readouterr().out
-    metadata = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    metadata = ModelMetadata.read(second_model_dir)
     assert f"{metadata.name} {metadata.version}" in printed
     assert "input as a DataFrame" in printed
     for feature in metadata.features:
@@ -279,7 +279,7 @@ def test_the_second_models_training_script_reproduces_it(tmp_path: Path,
                                                          second_model_dir: Path) -> None:
     retrained = bedroom_train.train(tmp_path)
 
-    committed = ModelMetadata.model_validate_json((second_model_dir / METADATA_FILENAME).read_text())
+    committed = ModelMetadata.read(second_model_dir)
     assert retrained.model_dump(exclude={"artifact_sha256", "python_version"}) == (
         committed.model_dump(exclude={"artifact_sha256", "python_version"}))
     assert (tmp_path / GOLDEN_FILENAME).read_bytes() == (
