@@ -22,6 +22,11 @@ ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 JOBLIB_MULTIPROCE
 
 COPY app.py ${LAMBDA_TASK_ROOT}/
 COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/
+# The task root is read-only in Lambda: Python cannot cache what it compiles there, so the
+# service's own modules would be compiled again at every cold start. Compile them here
+# (unchecked-hash: valid whatever the file times; the dependencies got theirs above).
+RUN python3 -m compileall -q --invalidation-mode unchecked-hash \
+        "${LAMBDA_TASK_ROOT}/app.py" "${LAMBDA_TASK_ROOT}/chalicelib" >/dev/null
 COPY model/model.joblib model/metadata.json model/golden.json ${LAMBDA_TASK_ROOT}/model/
 
 CMD ["app.app"]

@@ -68,8 +68,8 @@ def _current_request() -> Request:
 # of a failed metrics write; metrics are flushed after every request, best-effort.
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context), "http")
 app.register_middleware(correlate, "http")
-app.register_middleware(
-    ConvertToMiddleware(metrics.log_metrics(capture_cold_start_metric=True)), "http")
+# No cold-start metric: the dashboard counts cold starts from Lambda's platform.report lines.
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "http")
 
 
 @app.route("/predict", methods=["POST"], content_types=["application/json"])

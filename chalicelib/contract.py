@@ -17,17 +17,17 @@ METRICS_NAMESPACE_VARIABLE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 # The API Gateway stage Chalice deploys the API to (the first path segment of every URL).
 API_STAGE_NAME: Final = "api"
 
-# Custom metrics (CloudWatch Embedded Metric Format) and their dimensions.
+# Custom metrics cost $0.30 a month each, so the function writes one (CloudWatch Embedded
+# Metric Format): the one its alarms read. Everything else the dashboard draws comes from
+# Logs Insights queries over the JSON log lines below and Lambda's own platform.report lines.
 PREDICTION_PROBABILITY: Final = "PredictionProbability"
-ADVICE_GIVEN: Final = "AdviceGiven"
-INFERENCE_LATENCY: Final = "InferenceLatency"
-REJECTED_REQUESTS: Final = "RejectedRequests"
-MODEL_LOAD_TIME: Final = "ModelLoadTime"
-COLD_START: Final = "ColdStart"
 SERVICE_DIMENSION: Final = "service"
 MODEL_VERSION_DIMENSION: Final = "ModelVersion"
-ADVICE_DIMENSION: Final = "Advice"
-FUNCTION_NAME_DIMENSION: Final = "function_name"  # Powertools' cold-start metric only
+
+# The `message` of each function log line a dashboard query reads.
+PREDICTION_LOG: Final = "prediction"
+REJECTION_LOG: Final = "request rejected"
+MODEL_LOADED_LOG: Final = "model loaded"
 
 # Request limits. The stack hands the stage's values to the function (as these environment
 # variables) and to API Gateway's request model, so the two can never disagree.

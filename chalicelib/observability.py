@@ -1,8 +1,10 @@
 """Logs, metrics and traces through Powertools for AWS Lambda, on its public API.
 
-Metrics are CloudWatch Embedded Metric Format lines on stdout: no PutMetricData call on the
-request path and no CloudWatch permission. Nothing here may fail a request: every recording
-step is best-effort and logs its own failure instead. Names and dimensions come from
+The one metric an alarm reads is a CloudWatch Embedded Metric Format line on stdout: no
+PutMetricData call on the request path and no CloudWatch permission. Everything else the
+dashboard shows is read from the JSON log lines written here, by Logs Insights queries: a
+custom metric costs $0.30 a month, a log line fractions of a cent. Nothing here may fail a
+request: every recording step is best-effort and logs its own failure instead. Names come from
 chalicelib.contract, which the dashboard and alarms in infra/ read too.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer, single_metric
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import contract
@@ -40,9 +42,9 @@ class BestEffortMetrics(EphemeralMetrics):
     """Powertools' metrics (the EMF provider behind `Metrics`) with two exceptions, pinned by
     tests/unit/test_metrics_adapter.py.
 
-    - Writing metrics never fails a request. `log_metrics` writes the cold-start metric after
-      the handler and flushes in a `finally`, so a full, closed or broken stdout would turn an
-      answered request into an error: both steps log their failure instead.
+    - Writing metrics never fails a request. `log_metrics` flushes after the handler, so a
+      full, closed or broken stdout would turn an answered request into an error: the flush
+      logs its failure instead.
     - `add_metric_values` adds a batch's values to one metric in one pass: `add_metric`
       formats the metric's whole value list on every call (3 ms for a batch of 100).
     """
@@ -56,12 +58,6 @@ class BestEffortMetrics(EphemeralMetrics):
         finally:
             # A failed write must not carry this invocation's figures into the next one.
             self.clear_metrics()
-
-    def add_cold_start_metric(self, context: Any) -> None:
-        try:
-            super().add_cold_start_metric(context)
-        except Exception:
-            _log_failure("add_cold_start_metric")
 
     def add_metric_values(self, name: str, unit: MetricUnit, values: Sequence[float]) -> None:
         # add_metric validates the name, unit and first value and creates the entry; a batch
@@ -124,7 +120,7 @@ def load_model(load: Callable[[], ServedModel]) -> ServedModel:
     _ModelLoad.version, _ModelLoad.started_s, _ModelLoad.ended_s = version, started, time.time()
     _ModelLoad.untraced = True
     label_with_model_version(version)
-    _publish_model_load_time((_ModelLoad.ended_s - started) * 1000)
+    _log_model_load((_ModelLoad.ended_s - started) * 1000)
     return served
 
 
@@ -134,18 +130,10 @@ def label_with_model_version(version: str) -> None:
     logger.append_keys(model_version=version)
 
 
-def _single_metric_dimensions() -> dict[str, str]:
-    # single_metric documents its own dimension set: the service and the shared defaults.
-    return {contract.SERVICE_DIMENSION: contract.SERVICE_NAME, **metrics.default_dimensions}
-
-
 @best_effort
-def _publish_model_load_time(load_ms: float) -> None:
-    # Written during init, once per container; CloudWatch extracts EMF from init output too.
-    with single_metric(name=contract.MODEL_LOAD_TIME, unit=MetricUnit.Milliseconds,
-                       value=load_ms, namespace=metrics.namespace,
-                       default_dimensions=_single_metric_dimensions()):
-        pass
+def _log_model_load(load_ms: float) -> None:
+    # Written during init, once per container: the dashboard's model load time.
+    logger.info(contract.MODEL_LOADED_LOG, extra={"model_load_ms": round(load_ms, 1)})
 
 
 @best_effort
@@ -210,19 +198,12 @@ def observed_advice(advisor: SleepAdvisor, nights: list[list[float]], *,
 
 @best_effort
 def _record_prediction(advice: Sequence[Advice], inference_ms: float) -> None:
-    """Metrics and the one log line for an answered /predict request; no feature values."""
+    """The alarmed metric and the one log line for an answered /predict request; no feature
+    values. The log line carries what the dashboard draws: class mix and inference time."""
     counts = Counter(a.advice_id for a in advice)
     probabilities = [a.probability for a in advice]
-    metrics.add_metric(name=contract.INFERENCE_LATENCY, unit=MetricUnit.Milliseconds,
-                       value=inference_ms)
     metrics.add_metric_values(contract.PREDICTION_PROBABILITY, MetricUnit.NoUnit, probabilities)
-    # One dimension set per document: each advice class gets its own.
-    for advice_id, count in sorted(counts.items()):
-        with single_metric(name=contract.ADVICE_GIVEN, unit=MetricUnit.Count, value=count,
-                           namespace=metrics.namespace,
-                           default_dimensions=_single_metric_dimensions()) as metric:
-            metric.add_dimension(name=contract.ADVICE_DIMENSION, value=advice_id)
-    logger.info("prediction", extra={
+    logger.info(contract.PREDICTION_LOG, extra={
         "batch_size": len(advice),
         "advice": advice[0].advice_id if len(advice) == 1 else counts.most_common(1)[0][0],
         "advice_counts": dict(counts),
@@ -234,9 +215,8 @@ def _record_prediction(advice: Sequence[Advice], inference_ms: float) -> None:
 
 @best_effort
 def record_rejection(status_code: int, code: str, errors: Sequence[dict[str, str]]) -> None:
-    """Metrics and a log line for a refused request: field paths and error types, no values."""
-    metrics.add_metric(name=contract.REJECTED_REQUESTS, unit=MetricUnit.Count, value=1)
-    logger.info("request rejected", extra={
+    """A log line for a refused request: field paths and error types, no values."""
+    logger.info(contract.REJECTION_LOG, extra={
         "status_code": status_code,
         "error_code": code,
         "error_fields": [f"{e['field']}:{e['type']}" for e in errors],

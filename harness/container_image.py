@@ -11,6 +11,7 @@ script calling `find` fails here with exit 127 exactly as `docker build` would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -222,6 +223,25 @@ def image_layout_of(build: ImageBuild, workdir: Path) -> ImageLayout:
         runtime_client=runtime_client, handler=build.cmd[0],
         environment=build.declared_environment, commands=build.commands,
     )
+
+
+SERVICE_SOURCES = ("app.py", "chalicelib")
+
+
+def without_service_bytecode(layout: ImageLayout, destination: Path) -> ImageLayout:
+    """`layout` as the image was before its build compiled the service's own modules: the
+    dependencies linked in unchanged, app.py and chalicelib/ copied without bytecode."""
+    destination.mkdir(parents=True)
+    for entry in layout.task_root.iterdir():
+        if entry.name in SERVICE_SOURCES and entry.is_file():
+            shutil.copy2(entry, destination / entry.name)
+        elif entry.name in SERVICE_SOURCES or entry.name == "__pycache__":
+            # The top-level __pycache__ holds app.py's bytecode beside the dependencies' own.
+            shutil.copytree(entry, destination / entry.name,
+                            ignore=shutil.ignore_patterns("__pycache__", "app.*.pyc"))
+        else:
+            (destination / entry.name).symlink_to(entry)
+    return dataclasses.replace(layout, task_root=destination)
 
 
 def _pinned(package: str) -> str:

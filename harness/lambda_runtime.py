@@ -182,6 +182,20 @@ def dev_shm_is_modelled() -> bool:
     return without_dev_shm(["true"]) != ["true"]
 
 
+# Runs the runtime client as `python -m awslambdaric` does, with an audit hook that writes one
+# line per Python source file compiled in the process: the import system compiles a module
+# whose bytecode is missing or stale through the `compile` builtin, which raises that event.
+COMPILED_MARKER = "compiled at start-up: "
+_RECORD_COMPILES = f"""
+import runpy, sys
+def _record(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+        sys.stderr.write({COMPILED_MARKER!r} + args[1] + "\\n")
+sys.addaudithook(_record)
+runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+"""
+
+
 @dataclass
 class LambdaFunction:
     """`python -m awslambdaric app.app` running against a loopback Runtime API."""
@@ -194,7 +208,7 @@ class LambdaFunction:
     @contextmanager
     def start(
         cls, image: ImageLayout, env: Mapping[str, str] | None = None,
-        timeout_seconds: float = 10,
+        timeout_seconds: float = 10, record_compiles: bool = False,
     ) -> Iterator[LambdaFunction]:
         api = RuntimeApi(timeout_seconds)
         threading.Thread(target=api.serve_forever, daemon=True).start()
@@ -212,11 +226,16 @@ class LambdaFunction:
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_REGION": "eu-central-1",
             "AWS_DEFAULT_REGION": "eu-central-1",
+            # Lambda's task root is read-only: Python cannot cache what it compiles there.
+            # Without this, one test's start would write bytecode that hides a missing .pyc
+            # from the next.
+            "PYTHONDONTWRITEBYTECODE": "1",
             **image.environment,
             **(env or {}),
         }
         # -S: no site-packages, so only what the image would contain is importable.
-        command = [image.python, "-S", "-m", "awslambdaric", image.handler]
+        command = ([image.python, "-S", "-c", _RECORD_COMPILES, image.handler] if record_compiles
+                   else [image.python, "-S", "-m", "awslambdaric", image.handler])
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 without_dev_shm(command), cwd=image.task_root, env=lambda_env, stdout=log,
@@ -244,3 +263,8 @@ class LambdaFunction:
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def compiled_sources(self) -> list[str]:
+        """Source files compiled so far (started with `record_compiles`)."""
+        return [line.removeprefix(COMPILED_MARKER) for line in self.output().splitlines()
+                if line.startswith(COMPILED_MARKER)]

@@ -1,9 +1,11 @@
-"""One dashboard and the alarms for a stage, from the metrics the function really writes.
+"""One dashboard and the alarms for a stage, from what the function and Lambda really write.
 
-Custom metric names and dimensions come from chalicelib.contract, which the function's
-observability code writes by too; memory and initialisation duration come from metric filters
-on the function's JSON `platform.report` log events (no Lambda Insights fee), which exist for
-container images too.
+Every alarm reads a metric: AWS's own, or the one custom metric the function writes
+(PredictionProbability, by chalicelib.contract). A series that only the dashboard draws (class
+mix, inference time, model load, memory, initialisation, cold starts, rejections) is a Logs
+Insights query over the JSON log lines already in the function's log group: the function's own
+and Lambda's `platform.report` lines. A custom metric or metric filter costs $0.30 a month each;
+a query costs only the log bytes it scans when someone opens the dashboard.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ LATENCY_ALARM_MS = 8_000  # "approaching" the objective
 ERROR_RATE_PERCENT = 5
 API_5XX_RATE = 0.05
 SILENT_HOURS = 12  # the two daily peaks are about 12 h apart: a whole missed peak
-MAX_MEMORY_USED = "MaxMemoryUsed"
-INIT_DURATION = "InitDuration"
 FIVE_MINUTES = Duration.minutes(5)
+# Lambda's report after each invocation, in the function's log group with the JSON log format;
+# only a cold start's report has initDurationMs.
+PLATFORM_REPORT = 'type = "platform.report"'
+COLD_START_REPORT = f"{PLATFORM_REPORT} and ispresent(record.metrics.initDurationMs)"
 
 
 AlarmDefinitions = dict[str, tuple[cloudwatch.IMetric, dict[str, object], str]]
@@ -54,12 +58,12 @@ def notifying_alarms(scope: Construct, stage: str, definitions: AlarmDefinitions
 
 
 class Monitoring(Construct):
-    """Attributes: `dashboard`, `alarms` (by short name), `metric_filters`."""
+    """Attributes: `dashboard`, `alarms` (by short name)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
         function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
-        metrics_namespace: str, memory_size_mb: int, model: ModelMetadata, topic: sns.ITopic,
+        metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic,
         alias: str, rollout_alarms: list[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -68,13 +72,11 @@ class Monitoring(Construct):
         self._function_log_group = function_log_group
         self._api_name, self._api_stage_name = api_name, api_stage_name
         self._namespace = metrics_namespace
-        self._memory_size_mb = memory_size_mb
         self._model = model
         self._alias = alias
         self._rollout_alarms = rollout_alarms
         # The model's own threshold, or the default for its number of classes (metadata.py).
         self.low_probability = model.low_probability_threshold
-        self.metric_filters = self._platform_report_filters()
         self.alarms = self._alarms(topic)
         self.dashboard = self._dashboard()
 
@@ -114,46 +116,14 @@ class Monitoring(Construct):
             },
         )
 
-    def cold_start_metric(self) -> cloudwatch.Metric:
-        # Powertools' own cold-start metric: its dimensions are the function and the service.
-        return cloudwatch.Metric(
-            namespace=self._namespace, metric_name=contract.COLD_START, statistic="Sum",
-            period=FIVE_MINUTES, label="Cold starts",
-            dimensions_map={contract.FUNCTION_NAME_DIMENSION: self._function_name,
-                            contract.SERVICE_DIMENSION: contract.SERVICE_NAME},
+    def log_query(self, title: str, query: list[str], width: int = 8,
+                  view: cloudwatch.LogQueryVisualizationType = cloudwatch.LogQueryVisualizationType.LINE,
+                  ) -> cloudwatch.LogQueryWidget:
+        """A Logs Insights widget over the function's log group."""
+        return cloudwatch.LogQueryWidget(
+            title=title, width=width, height=6, view=view,
+            log_group_names=[self._function_log_group.log_group_name], query_lines=query,
         )
-
-    def platform_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=self._namespace, metric_name=name, statistic=statistic,
-            period=FIVE_MINUTES, label=label,
-        )
-
-    def _platform_report_filters(self) -> dict[str, logs.MetricFilter]:
-        report = logs.FilterPattern.string_value("$.type", "=", "platform.report")
-        return {
-            MAX_MEMORY_USED: logs.MetricFilter(
-                self, "MaxMemoryUsedFilter",
-                log_group=self._function_log_group,
-                filter_pattern=report,
-                metric_namespace=self._namespace,
-                metric_name=MAX_MEMORY_USED,
-                metric_value="$.record.metrics.maxMemoryUsedMB",
-                unit=cloudwatch.Unit.MEGABYTES,
-            ),
-            INIT_DURATION: logs.MetricFilter(
-                self, "InitDurationFilter",
-                log_group=self._function_log_group,
-                # Only a cold start's report carries initDurationMs.
-                filter_pattern=logs.FilterPattern.all(
-                    report, logs.FilterPattern.number_value("$.record.metrics.initDurationMs", ">", 0)
-                ),
-                metric_namespace=self._namespace,
-                metric_name=INIT_DURATION,
-                metric_value="$.record.metrics.initDurationMs",
-                unit=cloudwatch.Unit.MILLISECONDS,
-            ),
-        }
 
     # Alarms --------------------------------------------------------------------------------
 
@@ -226,14 +196,8 @@ class Monitoring(Construct):
             value=LATENCY_OBJECTIVE_MS, label="10 s objective (NFR-5)",
             color=cloudwatch.Color.RED,
         )
-        memory_limit = cloudwatch.HorizontalAnnotation(
-            value=self._memory_size_mb, label=f"{self._memory_size_mb} MB configured",
-        )
-        advice = [
-            self.service_metric(contract.ADVICE_GIVEN, "Sum", label=c.id,
-                                dimensions={contract.ADVICE_DIMENSION: c.id})
-            for c in self._model.classes
-        ]
+        prediction = f'message = "{contract.PREDICTION_LOG}"'
+        class_counts = ", ".join(f"sum(advice_counts.{c.id}) as {c.id}" for c in self._model.classes)
         dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=contract.resource_name(self._stage),
             default_interval=Duration.days(1),
@@ -253,21 +217,21 @@ class Monitoring(Construct):
                     color=cloudwatch.Color.ORANGE)],
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
             ),
-            cloudwatch.GraphWidget(
-                title="Maximum memory used (MB)", width=8,
-                left=[self.platform_metric(MAX_MEMORY_USED, "Maximum", "Max memory used (MB)")],
-                left_annotations=[memory_limit],
-                left_y_axis=cloudwatch.YAxisProps(min=0, label="MB", show_units=False),
-            ),
+            # Lambda's report carries the configured size beside the peak: the limit line.
+            self.log_query("Maximum memory used (MB)", [
+                f"filter {PLATFORM_REPORT}",
+                "stats max(record.metrics.maxMemoryUsedMB) as max_used_mb,"
+                " max(record.metrics.memorySizeMB) as configured_mb by bin(5m)",
+            ]),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Initialisation (cold-start) duration (ms)", width=8,
-                left=[self.platform_metric(INIT_DURATION, "Maximum", "Init duration, max"),
-                      self.platform_metric(INIT_DURATION, "Average", "Init duration, avg"),
-                      self.service_metric(contract.MODEL_LOAD_TIME, "Average", "Model load, avg")],
-                left_annotations=[objective],
-            ),
+            self.log_query(f"Initialisation (cold-start) duration (ms), objective "
+                           f"{LATENCY_OBJECTIVE_MS:,}", [
+                f'filter ({COLD_START_REPORT}) or message = "{contract.MODEL_LOADED_LOG}"',
+                "stats max(record.metrics.initDurationMs) as init_max_ms,"
+                " avg(record.metrics.initDurationMs) as init_avg_ms,"
+                " avg(model_load_ms) as model_load_avg_ms by bin(1h)",
+            ]),
             cloudwatch.GraphWidget(
                 title="Function duration p50 / p90 / p99 (ms)", width=8,
                 left=[self.lambda_metric("Duration", p, p) for p in ("p50", "p90", "p99")],
@@ -278,7 +242,6 @@ class Monitoring(Construct):
                 left=[self.api_metric("Count", "Sum", "Requests"),
                       self.api_metric("4XXError", "Sum", "4xx"),
                       self.api_metric("5XXError", "Sum", "5xx")],
-                right=[self.service_metric(contract.REJECTED_REQUESTS, "Sum", "Rejected by the function")],
             ),
         )
         dashboard.add_widgets(
@@ -293,19 +256,28 @@ class Monitoring(Construct):
                 left=[self.lambda_metric("Throttles", "Sum", "Throttles")],
                 right=[self.lambda_metric("ConcurrentExecutions", "Maximum", "Concurrent executions")],
             ),
-            cloudwatch.GraphWidget(
-                title="Cold starts and inference latency", width=8,
-                left=[self.cold_start_metric()],
-                right=[self.service_metric(contract.INFERENCE_LATENCY, "p99", "Inference p99 (ms)")],
-            ),
+            self.log_query("Cold starts", [
+                f"filter {COLD_START_REPORT}",
+                "stats count(*) as cold_starts by bin(1h)",
+            ]),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title=self._classes_title, width=16, stacked=True, left=advice,
-            ),
+            self.log_query("Inference latency (ms)", [
+                f"filter {prediction}",
+                "stats pct(inference_ms, 50) as p50, pct(inference_ms, 99) as p99 by bin(5m)",
+            ]),
+            self.log_query("Requests rejected by the function", [
+                f'filter message = "{contract.REJECTION_LOG}"',
+                "stats count(*) as rejected by bin(5m)",
+            ]),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", width=8,
                 alarms=[*self.alarms.values(), *self._rollout_alarms],
             ),
+        )
+        dashboard.add_widgets(
+            self.log_query(self._classes_title, [
+                f"filter {prediction}", f"stats {class_counts} by bin(1h)",
+            ], width=24, view=cloudwatch.LogQueryVisualizationType.STACKEDAREA),
         )
         return dashboard

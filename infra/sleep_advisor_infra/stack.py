@@ -78,7 +78,7 @@ class SleepAdvisorStack(Stack):
             self, "Monitoring", stage=config.stage, function_name=app.function_name,
             function_log_group=function.log_group, api_name=api.api_name,
             api_stage_name=api.stage_name, metrics_namespace=config.metrics_namespace,
-            memory_size_mb=config.memory_size_mb, model=model, topic=alerting.topic,
+            model=model, topic=alerting.topic,
             alias=ALIAS, rollout_alarms=list(rollout.alarms.values()),
         )
         monitoring.dashboard.add_widgets(rollout.widget())

@@ -3,57 +3,41 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sleep_advisor_infra.alerting import CHATBOT_READ_ACTIONS
-from sleep_advisor_infra.monitoring import INIT_DURATION, MAX_MEMORY_USED
 
 from harness.cdk import Synthesis
+from harness.logs_insights import (
+    COLD_PLATFORM_REPORT,
+    WARM_PLATFORM_REPORT,
+    dashboard_queries,
+    fields_read,
+)
 from harness.samples import MODEL
 from harness.templates import alarm_metrics, alarms_by_name, dashboard_metrics, only, render_reference
 
-# A cold start's report, as Lambda writes it to a function with the JSON log format.
-PLATFORM_REPORT = {
-    "time": "2026-11-25T07:00:01.000Z",
-    "type": "platform.report",
-    "record": {
-        "requestId": "6f7f0961-0b09-4f5b-8f52-1d2b4c9b0a10",
-        "metrics": {"durationMs": 41.2, "billedDurationMs": 1650, "memorySizeMB": 1024,
-                    "maxMemoryUsedMB": 176, "initDurationMs": 1608.3},
-        "tracing": {"spanId": "5b0f4a8c7f1e2d3a", "type": "X-Amzn-Trace-Id",
-                    "value": "Root=1-6b072495-825dc369cc4045d989f564cf;Parent=53995c3f42cd8ad8;Sampled=1"},
-        "status": "success",
-    },
-}
 
-
-def test_platform_metrics_come_from_metric_filters_on_the_function_logs(
+def test_dashboard_only_series_are_logs_insights_queries_on_the_function_logs(
     synthesis: Synthesis,
 ) -> None:
     template = synthesis.template
     log_group = template["Resources"]["APIHandler"]["Properties"]["LoggingConfig"]["LogGroup"]
-    filters = {f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
-               for f in template["Resources"].values() if f["Type"] == "AWS::Logs::MetricFilter"}
-    used = {m[1] for m in dashboard_metrics(template) if m[1] in (MAX_MEMORY_USED, INIT_DURATION)}
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
+    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
+    sources = {w["properties"]["query"].split("|")[0].strip()
+                for w in body["widgets"] if w["type"] == "log"}
+    queries = dashboard_queries(template)
+    class_mix = queries[f"Answers per class: {MODEL.name}"]
 
-    assert used == {MAX_MEMORY_USED, INIT_DURATION} == set(filters)
-    for name, expected_value, unit in ((MAX_MEMORY_USED, 176, "Megabytes"),
-                                       (INIT_DURATION, 1608.3, "Milliseconds")):
-        metric_filter = filters[name]
-        transformation = metric_filter["MetricTransformations"][0]
-        assert metric_filter["LogGroupName"] == log_group
-        assert transformation["Unit"] == unit
-        assert transformation["MetricNamespace"] == "SleepAdvisor/dev"
-        assert '$.type = "platform.report"' in metric_filter["FilterPattern"]
-        assert _json_path(PLATFORM_REPORT, transformation["MetricValue"]) == expected_value
-    assert "$.record.metrics.initDurationMs > 0" in filters[INIT_DURATION]["FilterPattern"]
-
-
-def _json_path(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for key in path.removeprefix("$.").split("."):
-        value = value[key]
-    return value
+    # No metric filter: each would be a paid custom metric.
+    assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    assert sources == {f"SOURCE '{render_reference(log_group)}'"}
+    assert {f"advice_counts.{c}" for c in MODEL.class_ids} | {"message"} == fields_read(class_mix)
+    # Each cold start's report has the init duration; the warm ones have none.
+    cold_starts = queries["Cold starts"]
+    assert "ispresent(record.metrics.initDurationMs)" in cold_starts
+    assert "initDurationMs" in COLD_PLATFORM_REPORT["record"]["metrics"]
+    assert "initDurationMs" not in WARM_PLATFORM_REPORT["record"]["metrics"]
 
 
 def test_aws_metrics_use_the_generated_function_and_api(synthesis: Synthesis) -> None:
@@ -81,9 +65,10 @@ def test_dashboard_has_the_widgets_on_call_needs(synthesis: Synthesis) -> None:
     assert {
         "Invocations and errors", f"Prediction probability: {MODEL.name} {MODEL.version}",
         "Maximum memory used (MB)",
-        "Initialisation (cold-start) duration (ms)", "Function duration p50 / p90 / p99 (ms)",
-        "API requests, 4xx, 5xx", "API latency (ms)", "Throttles and concurrent executions",
-        "Cold starts and inference latency", f"Answers per class: {MODEL.name}", "Alarms",
+        "Initialisation (cold-start) duration (ms), objective 10,000",
+        "Function duration p50 / p90 / p99 (ms)", "API requests, 4xx, 5xx", "API latency (ms)",
+        "Throttles and concurrent executions", "Cold starts", "Inference latency (ms)",
+        "Requests rejected by the function", f"Answers per class: {MODEL.name}", "Alarms",
     } <= set(widgets)
     durations = widgets["Function duration p50 / p90 / p99 (ms)"]
     assert [m[-1]["stat"] for m in durations["metrics"]] == ["p50", "p90", "p99"]

@@ -19,7 +19,12 @@ from sleep_advisor_infra.rollout import HOOK_COMMAND
 from chalicelib import rollout
 from chalicelib.golden import read_golden
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
-from harness.container_image import build_image, context_with_model, image_layout_of
+from harness.container_image import (
+    build_image,
+    context_with_model,
+    image_layout_of,
+    without_service_bytecode,
+)
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import (
     ImageLayout,
@@ -27,6 +32,7 @@ from harness.lambda_runtime import (
     api_gateway_event,
     dev_shm_is_modelled,
 )
+from harness.logs_insights import json_lines
 from harness.samples import JSON, MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE, chalice_environment
 
 
@@ -110,19 +116,19 @@ def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) ->
     assert all(a.error is None for a in answers)
 
 
-def test_cold_start_metrics_only_on_the_first_invocation(image_layout: ImageLayout) -> None:
+def test_model_load_logged_once_and_one_metric_per_prediction(image_layout: ImageLayout) -> None:
     with LambdaFunction.start(image_layout, chalice_environment()) as function:
         function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         output = function.output()
 
+    [load] = [line for line in json_lines(output) if line.get("message") == "model loaded"]
+    assert 0 < load["model_load_ms"] < 10_000 and load["model_version"] == MODEL.version
+    predictions = [line for line in json_lines(output) if line.get("message") == "prediction"]
+    assert [line["cold_start"] for line in predictions] == [True, False]
+    # The one paid metric, the one the alarms read; cold starts come from Lambda's reports.
     metrics = emitted_metrics(emf_blobs(output))
-    cold_starts = [m for m in metrics if m.name == "ColdStart"]
-    load_times = [m for m in metrics if m.name == "ModelLoadTime"]
-    assert [m.values for m in cold_starts] == [(1.0,)]
-    assert len(load_times) == 1 and load_times[0].unit == "Milliseconds"
-    assert 0 < load_times[0].values[0] < 10_000
-    assert len([m for m in metrics if m.name == "PredictionProbability"]) == 2
+    assert [m.name for m in metrics] == ["PredictionProbability"] * 2
 
 
 def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:
@@ -277,3 +283,22 @@ def test_the_pre_traffic_hook_runs_from_the_same_image_under_the_runtime_client(
                if line.startswith("{") and '"pre-traffic check"' in line]
     assert check["status"] == "Failed"
     assert check["reason"].startswith("golden example 1 of ") and "no answer" in check["reason"]
+
+
+def test_the_image_compiles_nothing_at_start_up(image_layout: ImageLayout, tmp_path: Path) -> None:
+    # Lambda's task root is read-only: a module without bytecode in the image is compiled at
+    # every cold start. The same start on the task root without the service's bytecode shows
+    # the recorder sees exactly that.
+    without = without_service_bytecode(image_layout, tmp_path / "task")
+    compiled = {}
+    for name, layout in (("image", image_layout), ("without", without)):
+        with LambdaFunction.start(layout, chalice_environment(), record_compiles=True) as function:
+            answer = function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
+            assert answer.response["statusCode"] == 200, function.output()
+            compiled[name] = sorted(Path(source).relative_to(layout.task_root).as_posix()
+                                    for source in function.compiled_sources())
+
+    assert compiled["image"] == []
+    assert "app.py" in compiled["without"]
+    assert "chalicelib/serving.py" in compiled["without"]
+    assert all(s == "app.py" or s.startswith("chalicelib/") for s in compiled["without"])

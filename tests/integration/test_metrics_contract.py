@@ -1,7 +1,8 @@
-"""Every custom metric the dashboard and alarms use is one the function really writes.
+"""Every custom metric the dashboard and alarms use, and every log field the dashboard's
+Logs Insights queries read, is one the function (or Lambda) really writes.
 
-EMF is captured from the image's entry point under the runtime client, run with the deployed
-function's environment variables from the CLI's template.
+EMF and log lines are captured from the image's entry point under the runtime client, run with
+the deployed function's environment variables from the CLI's template.
 """
 
 from __future__ import annotations
@@ -10,19 +11,28 @@ import json
 from pathlib import Path
 
 import pytest
-from sleep_advisor_infra.monitoring import INIT_DURATION, MAX_MEMORY_USED
 
 from harness.cdk import Synthesis
 from harness.checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
+from harness.logs_insights import (
+    PLATFORM_LINES,
+    dashboard_queries,
+    equality_filters,
+    field_value,
+    fields_read,
+    has_field,
+    json_lines,
+)
 from harness.samples import INSTANCES_BY_ADVICE, JSON, SAMPLE_INSTANCE
 from harness.templates import MetricKey, alarm_metrics, dashboard_metrics
 
 
 @pytest.fixture(scope="module")
-def emitted(image_layout: ImageLayout, cli_synthesis: Synthesis) -> set[MetricKey]:
-    """EMF from the image's entry point with the deployed function's environment variables."""
+def function_output(image_layout: ImageLayout, cli_synthesis: Synthesis) -> str:
+    """What the image's entry point writes, with the deployed function's environment variables:
+    a cold start, a batch answered with every class, a single night and a rejected request."""
     environment = {
         **cli_synthesis.template["Resources"]["APIHandler"]["Properties"]["Environment"][
             "Variables"],
@@ -34,8 +44,13 @@ def emitted(image_layout: ImageLayout, cli_synthesis: Synthesis) -> set[MetricKe
         every_class = {"instances": list(INSTANCES_BY_ADVICE.values())}
         for document in (every_class, {"features": SAMPLE_INSTANCE}, {"features": {"naps": 1}}):
             function.invoke(api_gateway_event("POST", "/predict", json.dumps(document), JSON))
-        output = function.output()
-    return {(m.namespace, m.name, m.dimensions) for m in emitted_metrics(emf_blobs(output))}
+        return function.output()
+
+
+@pytest.fixture(scope="module")
+def emitted(function_output: str) -> set[MetricKey]:
+    return {(m.namespace, m.name, m.dimensions)
+            for m in emitted_metrics(emf_blobs(function_output))}
 
 
 def test_every_custom_metric_on_the_dashboard_and_alarms_is_emitted(
@@ -45,13 +60,28 @@ def test_every_custom_metric_on_the_dashboard_and_alarms_is_emitted(
     namespace = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"][
         "POWERTOOLS_METRICS_NAMESPACE"]
     used = set(dashboard_metrics(template)) | set(alarm_metrics(template))
-    custom = {m for m in used if m[0] == namespace and m[1] not in (MAX_MEMORY_USED, INIT_DURATION)}
+    custom = {m for m in used if m[0] == namespace}
 
     assert namespace == "SleepAdvisor/dev"
-    assert custom, "the dashboard shows custom metrics"
+    assert {m[1] for m in custom} == {"PredictionProbability"}, "only what alarms read is paid for"
     assert custom <= emitted, custom - emitted
-    advice_classes = {dict(m[2]).get("Advice") for m in custom if m[1] == "AdviceGiven"}
-    assert advice_classes == set(INSTANCES_BY_ADVICE)
+
+
+def test_every_field_a_dashboard_query_reads_is_in_the_lines_written(
+    cli_synthesis: Synthesis, function_output: str
+) -> None:
+    lines = [*json_lines(function_output), *PLATFORM_LINES]
+    queries = dashboard_queries(cli_synthesis.template)
+
+    assert len(queries) == 6
+    for title, query in queries.items():
+        fields, filters = fields_read(query), equality_filters(query)
+        assert fields and filters, title
+        missing = {f for f in fields if not any(has_field(line, f) for line in lines)}
+        assert not missing, f"{title!r} reads {missing}, which no log line carries"
+        for field, value in filters:
+            assert any(has_field(line, field) and field_value(line, field) == value
+                       for line in lines), f"{title!r}: no line has {field} = {value!r}"
 
 
 def test_alerting_stack_is_clean_for_cdk_nag_after_the_transform(

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_provider
 
 from chalicelib.observability import BestEffortMetrics
 
@@ -34,21 +33,18 @@ def _handler(metrics: EphemeralMetrics) -> Callable[[Any, Any], str]:
         metrics.add_metric(name="Answered", unit=MetricUnit.Count, value=1)
         return "answered"
 
-    wrapped: Callable[[Any, Any], str] = metrics.log_metrics(
-        handler, capture_cold_start_metric=True)
+    wrapped: Callable[[Any, Any], str] = metrics.log_metrics(handler)  # as app.py wraps it
     return wrapped
 
 
 def test_plain_powertools_fails_an_answered_request_when_stdout_fails() -> None:
-    # Why the adapter exists: log_metrics writes (cold start, flush) after the handler answered.
-    reset_cold_start_flag_provider()  # type: ignore[no-untyped-call]
+    # Why the adapter exists: log_metrics flushes after the handler answered.
     with contextlib.redirect_stdout(_FullStdout()), pytest.raises(OSError):
         _handler(EphemeralMetrics(namespace="Test", service="svc"))({}, _Context())
 
 
 def test_the_adapter_answers_anyway_and_starts_the_next_request_clean() -> None:
     metrics = BestEffortMetrics(namespace="Test", service="svc")
-    reset_cold_start_flag_provider()  # type: ignore[no-untyped-call]
     with contextlib.redirect_stdout(_FullStdout()):
         assert _handler(metrics)({}, _Context()) == "answered"
 
