@@ -3,7 +3,12 @@
 The task root is built as the Dockerfile builds it (harness/container_image.py: the same
 dependency script, wheels for the Lambda platform, the same COPY list). Each run is a fresh
 interpreter with no site-packages (`-S`), importing the handler module and answering one API
-Gateway event, as Lambda's init plus first invocation do. Prints a JSON document.
+Gateway event, as Lambda's init plus first invocation do. Python may not write bytecode, as in
+Lambda's read-only task root, and an audit hook counts the source files compiled.
+
+Runs alternate between the image and the same task root without the service's own bytecode
+(the image before its build compiled app.py and chalicelib/), so the two are compared on the
+same machine at the same moment. Prints a JSON document.
 """
 
 from __future__ import annotations
@@ -18,14 +23,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from chalicelib.contract import MODEL_LOAD_TIME
+from chalicelib.contract import MODEL_LOADED_LOG
 from harness import REPO_ROOT
+from harness.lambda_runtime import ImageLayout
 from harness.samples import chalice_environment
 
 RUNS = 7
 # One invocation in a fresh process: timings and peak RSS go to stderr as JSON.
 DRIVER = r"""
 import json, sys, time
+compiled = []
+def record(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+        compiled.append(args[1])
+sys.addaudithook(record)
 started = time.perf_counter()
 import app
 imported = time.perf_counter()
@@ -44,7 +55,7 @@ if response["statusCode"] != 200:
 with open("/proc/self/status") as status:
     peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 sys.stderr.write(json.dumps({"import_s": imported - started, "first_request_s": answered - imported,
-                             "peak_rss_mb": peak_kb / 1024}) + "\n")
+                             "peak_rss_mb": peak_kb / 1024, "compiled": len(compiled)}) + "\n")
 """
 
 
@@ -53,12 +64,13 @@ def directory_mb(path: Path) -> float:
 
 
 def main() -> None:
-    from harness.container_image import build_image, image_layout_of
+    from harness.container_image import build_image, image_layout_of, without_service_bytecode
     from harness.lambda_runtime import api_gateway_event
     from harness.samples import SAMPLE_INSTANCE
 
     with tempfile.TemporaryDirectory() as workdir:
         layout = image_layout_of(build_image(Path(workdir)), Path(workdir))
+        before = without_service_bytecode(layout, Path(workdir) / "without-service-bytecode")
         task = layout.task_root
         own = {"app.py", "chalicelib", "model"}
         dependencies_mb = sum(
@@ -69,46 +81,65 @@ def main() -> None:
             ((p.name, directory_mb(p)) for p in task.iterdir() if p.is_dir() and p.name not in own),
             key=lambda item: -item[1],
         )[:6]
-        event = api_gateway_event("POST", "/predict", json.dumps({"features": SAMPLE_INSTANCE}),
-                                  {"Content-Type": "application/json"})
-        # Lambda's environment, so that the tracer switches on (its import counts too).
-        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(task), "LAMBDA_TASK_ROOT": str(task),
-               "AWS_DEFAULT_REGION": "eu-central-1", "AWS_LAMBDA_FUNCTION_NAME": "cold-start",
-               "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-               **layout.environment, **chalice_environment()}
-        runs = []
+        event = json.dumps(api_gateway_event(
+            "POST", "/predict", json.dumps({"features": SAMPLE_INSTANCE}),
+            {"Content-Type": "application/json"}))
+        runs: dict[str, list[dict[str, float]]] = {"image": [], "without_service_bytecode": []}
         for _ in range(RUNS):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.perf_counter()
-            result = subprocess.run(
-                [layout.python, "-S", "-c", DRIVER, json.dumps(event)], cwd=task, env=env,
-                capture_output=True, text=True, check=True, timeout=120,
-            )
-            wall = time.perf_counter() - started
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            runs.append({"wall_s": wall, "cpu_s": cpu, "model_load_ms": model_load_ms(result.stdout),
-                         **json.loads(result.stderr.strip().splitlines()[-1])})
+            for variant, root in (("image", task), ("without_service_bytecode", before.task_root)):
+                runs[variant].append(cold_start(layout, root, event))
         importtime = subprocess.run(
-            [layout.python, "-S", "-X", "importtime", "-c", "import app"], cwd=task, env=env,
-            capture_output=True, text=True, check=True, timeout=120,
+            [layout.python, "-S", "-X", "importtime", "-c", "import app"], cwd=task,
+            env=lambda_environment(layout, task), capture_output=True, text=True, check=True,
+            timeout=120,
         ).stderr
     print(json.dumps({
-        "runs": runs,
-        "median": {key: statistics.median(run[key] for run in runs) for key in runs[0]},
+        "runs": runs["image"],
+        "median": medians(runs["image"]),
+        "without_service_bytecode": {"runs": runs["without_service_bytecode"],
+                                     "median": medians(runs["without_service_bytecode"])},
         "dependencies_mb": dependencies_mb,
         "largest_packages_mb": biggest,
         "import_groups_ms": import_groups(importtime),
     }))
 
 
-def model_load_ms(stdout: str) -> float:
-    """The function's own ModelLoadTime metric (EMF on stdout): verification, unpickling and
-    the golden answers, as Lambda's init pays for them."""
-    from harness.emf import emf_blobs, emitted_metrics
+def lambda_environment(layout: ImageLayout, task: Path) -> dict[str, str]:
+    # Lambda's environment, so that the tracer switches on (its import counts too); no
+    # bytecode written, as in Lambda's read-only task root.
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(task), "LAMBDA_TASK_ROOT": str(task),
+            "AWS_DEFAULT_REGION": "eu-central-1", "AWS_LAMBDA_FUNCTION_NAME": "cold-start",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "PYTHONDONTWRITEBYTECODE": "1",
+            **layout.environment, **chalice_environment()}
 
-    [load] = [m for m in emitted_metrics(emf_blobs(stdout)) if m.name == MODEL_LOAD_TIME]
-    return float(load.values[0])
+
+def cold_start(layout: ImageLayout, task: Path, event: str) -> dict[str, float]:
+    """One fresh interpreter: import the handler, answer one event."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [layout.python, "-S", "-c", DRIVER, event], cwd=task,
+        env=lambda_environment(layout, task), capture_output=True, text=True, check=True,
+        timeout=120,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "model_load_ms": model_load_ms(result.stdout),
+            **json.loads(result.stderr.strip().splitlines()[-1])}
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def model_load_ms(stdout: str) -> float:
+    """The function's own "model loaded" log line: verification, unpickling and the golden
+    answers, as Lambda's init pays for them."""
+    from harness.logs_insights import json_lines
+
+    [load] = [line for line in json_lines(stdout) if line.get("message") == MODEL_LOADED_LOG]
+    return float(load["model_load_ms"])
 
 
 def import_groups(importtime: str) -> list[tuple[str, float]]:

@@ -13,6 +13,7 @@ from typing import Any
 from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from chalicelib import contract
@@ -115,6 +116,18 @@ class ApiStage(Construct):
             self, "ExecutionLogs",
             log_group_name=f"API-Gateway-Execution-Logs_{rest_api.ref}/{self.stage_name}",
             retention_in_days=config.log_retention_days,
+        )
+        # API Gateway decides which requests X-Ray traces, and the function follows its
+        # decision: one rule for this stage, ahead of X-Ray's default (priority 10000).
+        self.sampling_rule = xray.CfnSamplingRule(
+            self, "TraceSampling",
+            sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
+                rule_name=self.api_name, priority=100, version=1,
+                reservoir_size=0, fixed_rate=config.trace_sampling_rate,
+                service_name=f"{self.api_name}/{self.stage_name}",
+                service_type="AWS::ApiGateway::Stage",
+                host="*", http_method="*", url_path="*", resource_arn="*",
+            ),
         )
         self.url = (f"https://{rest_api.ref}.execute-api.{stack.region}.{stack.url_suffix}/"
                     f"{self.stage_name}/")

@@ -10,6 +10,8 @@ a query costs only the log bytes it scans when someone opens the dashboard.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -57,14 +59,31 @@ def notifying_alarms(scope: Construct, stage: str, definitions: AlarmDefinitions
     return alarms
 
 
+@dataclass(frozen=True)
+class LogQuery:
+    """A Logs Insights query over the function's log group, as the dashboard draws it."""
+
+    filter: str
+    stats: str
+    width: int = 8
+    view: cloudwatch.LogQueryVisualizationType = cloudwatch.LogQueryVisualizationType.LINE
+
+    @property
+    def lines(self) -> list[str]:
+        return [f"filter {self.filter}", f"stats {self.stats}"]
+
+
 class Monitoring(Construct):
-    """Attributes: `dashboard`, `alarms` (by short name)."""
+    """Attributes: `dashboard` (None when the stage goes without), `alarms` (by short name),
+    `log_queries` (by title, each also saved in the account: free, and there without the
+    dashboard).
+    """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
         function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
         metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic,
-        alias: str, rollout_alarms: list[cloudwatch.IAlarm],
+        alias: str, rollout_alarms: list[cloudwatch.IAlarm], dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
@@ -78,7 +97,16 @@ class Monitoring(Construct):
         # The model's own threshold, or the default for its number of classes (metadata.py).
         self.low_probability = model.low_probability_threshold
         self.alarms = self._alarms(topic)
-        self.dashboard = self._dashboard()
+        self.log_queries = self._log_queries()
+        for title, query in self.log_queries.items():
+            logs.QueryDefinition(
+                self, f"Query-{title}",
+                query_definition_name=f"{contract.resource_name(stage)}/{title}",
+                query_string=logs.QueryString(
+                    filter_statements=[query.filter], stats_statements=[query.stats]),
+                log_groups=[function_log_group],
+            )
+        self.dashboard = self._dashboard() if dashboard else None
 
     @property
     def _classes_title(self) -> str:
@@ -116,13 +144,12 @@ class Monitoring(Construct):
             },
         )
 
-    def log_query(self, title: str, query: list[str], width: int = 8,
-                  view: cloudwatch.LogQueryVisualizationType = cloudwatch.LogQueryVisualizationType.LINE,
-                  ) -> cloudwatch.LogQueryWidget:
-        """A Logs Insights widget over the function's log group."""
+    def query_widget(self, title: str) -> cloudwatch.LogQueryWidget:
+        query = self.log_queries[title]
         return cloudwatch.LogQueryWidget(
-            title=title, width=width, height=6, view=view,
-            log_group_names=[self._function_log_group.log_group_name], query_lines=query,
+            title=title, width=query.width, height=6, view=query.view,
+            log_group_names=[self._function_log_group.log_group_name],
+            query_lines=query.lines,
         )
 
     # Alarms --------------------------------------------------------------------------------
@@ -191,13 +218,42 @@ class Monitoring(Construct):
 
     # Dashboard -----------------------------------------------------------------------------
 
+    def _log_queries(self) -> dict[str, LogQuery]:
+        prediction = f'message = "{contract.PREDICTION_LOG}"'
+        class_counts = ", ".join(f"sum(advice_counts.{c.id}) as {c.id}" for c in self._model.classes)
+        return {
+            # Lambda's report carries the configured size beside the peak: the limit line.
+            "Maximum memory used (MB)": LogQuery(
+                PLATFORM_REPORT,
+                "max(record.metrics.maxMemoryUsedMB) as max_used_mb,"
+                " max(record.metrics.memorySizeMB) as configured_mb by bin(5m)",
+            ),
+            f"Initialisation (cold-start) duration (ms), objective {LATENCY_OBJECTIVE_MS:,}": LogQuery(
+                f'({COLD_START_REPORT}) or message = "{contract.MODEL_LOADED_LOG}"',
+                "max(record.metrics.initDurationMs) as init_max_ms,"
+                " avg(record.metrics.initDurationMs) as init_avg_ms,"
+                " avg(model_load_ms) as model_load_avg_ms by bin(1h)",
+            ),
+            "Cold starts": LogQuery(COLD_START_REPORT, "count(*) as cold_starts by bin(1h)"),
+            "Inference latency (ms)": LogQuery(
+                prediction,
+                "pct(inference_ms, 50) as p50, pct(inference_ms, 99) as p99 by bin(5m)",
+            ),
+            "Requests rejected by the function": LogQuery(
+                f'message = "{contract.REJECTION_LOG}"', "count(*) as rejected by bin(5m)",
+            ),
+            self._classes_title: LogQuery(
+                prediction, f"{class_counts} by bin(1h)",
+                width=24, view=cloudwatch.LogQueryVisualizationType.STACKEDAREA,
+            ),
+        }
+
     def _dashboard(self) -> cloudwatch.Dashboard:
         objective = cloudwatch.HorizontalAnnotation(
             value=LATENCY_OBJECTIVE_MS, label="10 s objective (NFR-5)",
             color=cloudwatch.Color.RED,
         )
-        prediction = f'message = "{contract.PREDICTION_LOG}"'
-        class_counts = ", ".join(f"sum(advice_counts.{c.id}) as {c.id}" for c in self._model.classes)
+        memory, initialisation, cold_starts, inference, rejected, class_mix = self.log_queries
         dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=contract.resource_name(self._stage),
             default_interval=Duration.days(1),
@@ -217,21 +273,10 @@ class Monitoring(Construct):
                     color=cloudwatch.Color.ORANGE)],
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
             ),
-            # Lambda's report carries the configured size beside the peak: the limit line.
-            self.log_query("Maximum memory used (MB)", [
-                f"filter {PLATFORM_REPORT}",
-                "stats max(record.metrics.maxMemoryUsedMB) as max_used_mb,"
-                " max(record.metrics.memorySizeMB) as configured_mb by bin(5m)",
-            ]),
+            self.query_widget(memory),
         )
         dashboard.add_widgets(
-            self.log_query(f"Initialisation (cold-start) duration (ms), objective "
-                           f"{LATENCY_OBJECTIVE_MS:,}", [
-                f'filter ({COLD_START_REPORT}) or message = "{contract.MODEL_LOADED_LOG}"',
-                "stats max(record.metrics.initDurationMs) as init_max_ms,"
-                " avg(record.metrics.initDurationMs) as init_avg_ms,"
-                " avg(model_load_ms) as model_load_avg_ms by bin(1h)",
-            ]),
+            self.query_widget(initialisation),
             cloudwatch.GraphWidget(
                 title="Function duration p50 / p90 / p99 (ms)", width=8,
                 left=[self.lambda_metric("Duration", p, p) for p in ("p50", "p90", "p99")],
@@ -256,28 +301,15 @@ class Monitoring(Construct):
                 left=[self.lambda_metric("Throttles", "Sum", "Throttles")],
                 right=[self.lambda_metric("ConcurrentExecutions", "Maximum", "Concurrent executions")],
             ),
-            self.log_query("Cold starts", [
-                f"filter {COLD_START_REPORT}",
-                "stats count(*) as cold_starts by bin(1h)",
-            ]),
+            self.query_widget(cold_starts),
         )
         dashboard.add_widgets(
-            self.log_query("Inference latency (ms)", [
-                f"filter {prediction}",
-                "stats pct(inference_ms, 50) as p50, pct(inference_ms, 99) as p99 by bin(5m)",
-            ]),
-            self.log_query("Requests rejected by the function", [
-                f'filter message = "{contract.REJECTION_LOG}"',
-                "stats count(*) as rejected by bin(5m)",
-            ]),
+            self.query_widget(inference),
+            self.query_widget(rejected),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", width=8,
                 alarms=[*self.alarms.values(), *self._rollout_alarms],
             ),
         )
-        dashboard.add_widgets(
-            self.log_query(self._classes_title, [
-                f"filter {prediction}", f"stats {class_counts} by bin(1h)",
-            ], width=24, view=cloudwatch.LogQueryVisualizationType.STACKEDAREA),
-        )
+        dashboard.add_widgets(self.query_widget(class_mix))
         return dashboard

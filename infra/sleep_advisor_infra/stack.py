@@ -80,8 +80,11 @@ class SleepAdvisorStack(Stack):
             api_stage_name=api.stage_name, metrics_namespace=config.metrics_namespace,
             model=model, topic=alerting.topic,
             alias=ALIAS, rollout_alarms=list(rollout.alarms.values()),
+            dashboard=config.dashboard,
         )
-        monitoring.dashboard.add_widgets(rollout.widget())
+        if monitoring.dashboard is not None:
+            monitoring.dashboard.add_widgets(rollout.widget())
+            CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
 
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API stage")
         CfnOutput(self, "FunctionName", value=app.function_name)
@@ -89,7 +92,6 @@ class SleepAdvisorStack(Stack):
                   description="The alias API Gateway invokes; each deploy shifts it to a new version")
         CfnOutput(self, "PreTrafficHookName", value=rollout.hook.function_name)
         CfnOutput(self, "AlarmTopicArn", value=alerting.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "UserPoolId", value=users.user_pool.user_pool_id)
         if users.client_id is not None:
             CfnOutput(self, "UserPoolClientId", value=users.client_id,

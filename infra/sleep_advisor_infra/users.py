@@ -35,6 +35,9 @@ class AppUsers(Construct):
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            # Lite has all the app uses (SRP sign-in, TOTP, e-mail recovery); new pools default
+            # to Essentials, which bills three times as much per user above the free 10,000.
+            feature_plan=cognito.FeaturePlan.LITE,
             # User accounts outlive a stack update gone wrong.
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -36,6 +36,19 @@ def test_api_stage_settings(template: Template) -> None:
     assert resource(template, access_group)["Properties"]["RetentionInDays"] == 30
 
 
+def test_traces_are_sampled_by_a_rule_for_this_stage(template: Template) -> None:
+    api = resource(template, "RestAPI")["Properties"]
+    _, rule = only(template, "AWS::XRay::SamplingRule")
+    sampling = rule["Properties"]["SamplingRule"]
+
+    # API Gateway names its X-Ray service <api name>/<stage>; the rule must match it to apply.
+    assert sampling["ServiceName"] == f"{api['Name']}/{api['StageName']}"
+    assert sampling["ServiceType"] == "AWS::ApiGateway::Stage"
+    assert (sampling["ReservoirSize"], sampling["FixedRate"]) == (0, 0.05)
+    assert sampling["Priority"] < 10_000  # ahead of X-Ray's default rule
+    assert len(sampling["RuleName"]) <= 32
+
+
 def test_predict_body_is_validated_against_the_model_schema(template: Template) -> None:
     body = resource(template, "RestAPI")["Properties"]["DefinitionBody"]
     predict = body["paths"]["/predict"]["post"]

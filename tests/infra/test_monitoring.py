@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
+from aws_cdk.assertions import Template
 from sleep_advisor_infra.alerting import CHATBOT_READ_ACTIONS
 
 from harness.cdk import Synthesis
@@ -179,3 +182,33 @@ def test_email_subscription_by_context(configured_synthesis: Synthesis) -> None:
     assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
 
 
+
+
+def test_every_dashboard_query_is_also_saved_in_the_account(synthesis: Synthesis) -> None:
+    template = synthesis.template
+    log_group = template["Resources"]["APIHandler"]["Properties"]["LoggingConfig"]["LogGroup"]
+    saved = {d["Properties"]["Name"]: d["Properties"] for d in template["Resources"].values()
+             if d["Type"] == "AWS::Logs::QueryDefinition"}
+    queries = dashboard_queries(template)
+
+    assert set(saved) == {f"sleep-advisor-dev/{title}" for title in queries}
+    for title, query in queries.items():
+        definition = saved[f"sleep-advisor-dev/{title}"]
+        assert definition["QueryString"].split() == query.split()
+        assert definition["LogGroupNames"] == [log_group]
+
+
+def test_a_stage_without_the_dashboard_keeps_every_alarm_and_saved_query(
+    synthesize: Callable[..., Template], synthesis: Synthesis,
+) -> None:
+    beta = synthesize(dashboard=False).to_json()
+    default = synthesis.template
+
+    def count(template: dict[str, Any], resource_type: str) -> int:
+        return sum(r["Type"] == resource_type for r in template["Resources"].values())
+
+    assert count(beta, "AWS::CloudWatch::Dashboard") == 0
+    assert count(default, "AWS::CloudWatch::Dashboard") == 1
+    for kept in ("AWS::CloudWatch::Alarm", "AWS::Logs::QueryDefinition"):
+        assert count(beta, kept) == count(default, kept) > 0
+    assert "DashboardName" not in beta["Outputs"]

@@ -16,6 +16,8 @@ def test_user_pool_for_a_mobile_app(template: Template) -> None:
 
     assert pool["Properties"]["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
     assert pool["DeletionPolicy"] == "Retain"
+    # Billed per monthly active user above the free 10,000: Lite, not the Essentials default.
+    assert pool["Properties"]["UserPoolTier"] == "LITE"
     assert client["Properties"]["GenerateSecret"] is False
     assert set(client["Properties"]["ExplicitAuthFlows"]) == {
         "ALLOW_USER_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
