@@ -64,6 +64,7 @@ def directory_mb(path: Path) -> float:
 
 
 def main() -> None:
+    from benchmarks.image import BASE_IMAGE_SOURCE, layer_sizes_mb
     from harness.container_image import build_image, image_layout_of, without_service_bytecode
     from harness.lambda_runtime import api_gateway_event
     from harness.samples import SAMPLE_INSTANCE
@@ -88,6 +89,7 @@ def main() -> None:
         for _ in range(RUNS):
             for variant, root in (("image", task), ("without_service_bytecode", before.task_root)):
                 runs[variant].append(cold_start(layout, root, event))
+        layers = layer_sizes_mb(task)
         importtime = subprocess.run(
             [layout.python, "-S", "-X", "importtime", "-c", "import app"], cwd=task,
             env=lambda_environment(layout, task), capture_output=True, text=True, check=True,
@@ -100,6 +102,8 @@ def main() -> None:
                                      "median": medians(runs["without_service_bytecode"])},
         "dependencies_mb": dependencies_mb,
         "largest_packages_mb": biggest,
+        "image_layers_gzip_mb": layers,
+        "base_image_source": BASE_IMAGE_SOURCE,
         "import_groups_ms": import_groups(importtime),
     }))
 

@@ -4,7 +4,9 @@ Variants, one night and a batch of 100, timed in alternating blocks so that drif
 speed hits all alike:
 - `predict_proba`: the estimator alone on the same rows (the floor);
 - `handler`: `app.app` with an API Gateway proxy event, as shipped: validation, Powertools
-  logging, EMF metrics, X-Ray tracing enabled as in Lambda (segments go over UDP to loopback);
+  logging, the EMF metric, X-Ray tracing enabled as in Lambda, for a request X-Ray does not
+  sample (the stack's sampling rule traces one in twenty: the typical request);
+- `handler, traced`: the same for a request X-Ray samples (segments go over UDP to loopback);
 - `handler, no observability`: the same without the Powertools middleware and recording;
 - `original design`: the handler without observability plus what the original did on every
   request, a synchronous CloudWatch PutMetricData call, here against a moto server on loopback
@@ -28,7 +30,7 @@ from harness.samples import chalice_environment
 
 CALLS = 2000
 BLOCK = 100
-TRACE_HEADER = "Root=1-6b072495-825dc369cc4045d989f564cf;Parent=53995c3f42cd8ad8;Sampled=1"
+TRACE_HEADER = "Root=1-6b072495-825dc369cc4045d989f564cf;Parent=53995c3f42cd8ad8;Sampled={}"
 
 
 def main() -> None:
@@ -39,7 +41,7 @@ def main() -> None:
         "LAMBDA_TASK_ROOT": os.getcwd(),  # the tracer only switches itself on inside Lambda
         "AWS_LAMBDA_FUNCTION_NAME": FakeLambdaContext.function_name,
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-        "_X_AMZN_TRACE_ID": TRACE_HEADER,
+        "_X_AMZN_TRACE_ID": TRACE_HEADER.format(0),
         "AWS_DEFAULT_REGION": "eu-central-1",
         "AWS_ACCESS_KEY_ID": "benchmark",
         "AWS_SECRET_ACCESS_KEY": "benchmark",
@@ -78,15 +80,19 @@ def main() -> None:
 
     recordings: dict[str, dict[str, Any]] = {
         "handler": shipped_recording,
+        "handler, traced": shipped_recording,
         "handler, no observability": {"observed_advice": unobserved, "record_rejection": no_op},
         "original design (PutMetricData)": {
             "observed_advice": put_metric_data, "record_rejection": no_op},
     }
 
     def use(variant: str) -> None:
-        service.app.middleware_handlers[:] = shipped_middleware if variant == "handler" else []
+        shipped = variant.startswith("handler") and "no observability" not in variant
+        service.app.middleware_handlers[:] = shipped_middleware if shipped else []
         for name, function in recordings[variant].items():
             setattr(observability, name, function)
+        # Lambda sets the invocation's trace header in the environment; X-Ray reads it per call.
+        os.environ["_X_AMZN_TRACE_ID"] = TRACE_HEADER.format(int(variant == "handler, traced"))
 
     every_class = list(INSTANCES_BY_ADVICE.values())
     batch = [every_class[i % len(every_class)] for i in range(100)]

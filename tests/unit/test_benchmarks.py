@@ -1,24 +1,45 @@
-"""The benchmark figures in the repository and what follows from them."""
+"""The benchmark figures in the repository and what follows from them: the memory rule, the
+traffic model behind the X-Ray line, and the bill's yearly and free-tier arithmetic."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import pytest
 
 from benchmarks.cost import (
+    COGNITO_FREE_MAU,
     PRICES,
+    FunctionOutput,
     Profile,
     StackSettings,
+    after_free_tier,
     billed_request_ms,
     cpu_share,
-    monthly_bill,
+    monthly_lines,
     projected_init_s,
+    traced_share,
 )
-from benchmarks.run import choose_memory
+from benchmarks.run import MEMORY_LADDER_MB, choose_memory
 from harness import REPO_ROOT
 
 MEASURED = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
+SETTINGS = StackSettings(
+    memory_mb=1769, hook_memory_mb=256, alarm_metrics=9, dashboards=1, dashboard_queries=6,
+    kms_keys=1, key_rotation=True, trace_reservoir=0, trace_rate=0.05, user_pool=True,
+    user_pool_tier="LITE", golden_examples=10)
+FIGURES = {"cold_start_cpu_s": 1.5, "cold_start_io_s": 0.1, "first_request_s": 0.01,
+           "warm_handler_p50_ms": 1.0,
+           "image_layers_gzip_mb": {"dependencies": 90.0, "service code": 0.1, "model": 0.1,
+                                    "base image": 170.0}}
+OUTPUT = FunctionOutput(log_bytes=800, custom_metrics=1)
+
+
+def by_item(settings: StackSettings = SETTINGS, profile: Profile = Profile(),
+            year: int = 1) -> dict[str, Any]:
+    return {line.item: line for line in monthly_lines(settings, profile, FIGURES, OUTPUT, year)}
 
 
 def test_infra_memory_size_is_the_benchmarked_recommendation() -> None:
@@ -27,17 +48,41 @@ def test_infra_memory_size_is_the_benchmarked_recommendation() -> None:
 
     assert context["memory_size_mb"] == MEASURED["recommended_memory_mb"]
     assert f"**Chosen: {MEASURED['recommended_memory_mb']} MB**" in report
+    sweep = [row["memory_mb"] for row in MEASURED["memory_sweep"]]
+    assert sweep[0] <= 512 and sweep[-1] >= 3008
 
 
-def test_memory_choice_is_the_smallest_that_keeps_cold_starts_in_budget() -> None:
-    measured = {"cold_start_cpu_s": 1.5, "cold_start_io_s": 0.1, "first_request_s": 0.01,
-                "warm_handler_p50_ms": 1.0}
+def test_the_committed_bill_meets_its_targets() -> None:
+    bill = MEASURED["bill"]
 
-    chosen, ladder = choose_memory(measured, peak_rss_mb=150)
+    assert bill["default"]["year 1"]["total_list_usd"] <= 7.00
+    assert bill["beta"]["year 1"]["total_list_usd"] <= 5.75
+    assert (bill["default"]["year 1"]["total_list_usd"] < bill["default"]["year 2"]["total_list_usd"]
+            < bill["default"]["year 3+"]["total_list_usd"])
 
-    # 512 MB: 1.5 / (512/1769) + 0.1 = 5.28 s, over the 5 s budget; 640 MB: 4.25 s.
-    assert chosen == 640
-    assert [row["fits"] for row in ladder][:4] == [False, False, False, True]
+
+def test_memory_climbs_while_a_step_buys_100_ms_a_cent_and_stops_where_cpu_stops() -> None:
+    # Cheap steps: every size up to one full vCPU saves far more than 100 ms per cent.
+    chosen, ladder = choose_memory(FIGURES, peak_rss_mb=150, usd=lambda mb: 6 + mb / 1e6)
+
+    assert [row["memory_mb"] for row in ladder] == list(MEMORY_LADDER_MB)
+    assert chosen == 1769
+    assert ladder[MEMORY_LADDER_MB.index(2048)]["saves_ms"] == 0  # one vCPU is the ceiling
+
+
+def test_memory_stays_low_when_steps_cost_more_than_they_save() -> None:
+    # A cent per megabyte: 512 -> 640 MB saves ~1.2 s for 128 cents, under 100 ms a cent.
+    chosen, ladder = choose_memory(FIGURES, peak_rss_mb=150, usd=lambda mb: mb / 100)
+
+    assert chosen == 512
+    assert 0 < ladder[1]["saves_ms"] / ladder[1]["extra_cents"] < 100
+
+
+def test_memory_starts_where_the_peak_fits() -> None:
+    chosen, ladder = choose_memory(FIGURES, peak_rss_mb=400, usd=lambda mb: mb / 100)
+
+    assert chosen == 640  # 512 MB is under 1.5 x 400 MB
+    assert [row["fits"] for row in ladder][:2] == [False, True]
 
 
 def test_projections_follow_the_cpu_share() -> None:
@@ -48,16 +93,64 @@ def test_projections_follow_the_cpu_share() -> None:
     assert billed_request_ms(1769, measured) == 2  # 0.8 ms + 1 ms, rounded up
 
 
-def test_bill_counts_every_item_and_the_free_tier() -> None:
-    settings = StackSettings(memory_mb=1024, alarm_metrics=7, dashboards=1, metric_filters=2,
-                             custom_emf_metrics=10, kms_keys=1, tracing=True, advice_classes=5)
-    measured = {"cold_start_cpu_s": 1.0, "cold_start_io_s": 0.0, "warm_handler_p50_ms": 1.0}
+def test_a_fixed_rate_rule_traces_exactly_its_rate() -> None:
+    assert traced_share(Profile(), reservoir_per_second=0, fixed_rate=0.05) == pytest.approx(0.05)
 
-    bill = {line["item"]: line for line in monthly_bill(settings, Profile(), measured, 1000)}
 
-    assert bill["API Gateway REST API"]["list_usd"] == pytest.approx(200_000 * PRICES["rest_api_request"][0])
-    assert bill["CloudWatch custom metrics"]["list_usd"] == pytest.approx(12 * 0.30)
-    assert bill["CloudWatch custom metrics"]["after_free_tier_usd"] == pytest.approx(2 * 0.30)
-    assert bill["CloudWatch dashboard"]["after_free_tier_usd"] == 0
-    assert bill["X-Ray traces"]["after_free_tier_usd"] == pytest.approx(100_000 * 5 / 1e6)
-    assert bill["KMS key (alarm topic)"]["after_free_tier_usd"] == 1.00
+def test_the_default_rule_traces_less_the_more_peaked_the_traffic() -> None:
+    flat = Profile(peak_share=0.0)
+    sharp = Profile(peak_sigma_minutes=20)
+    busy = Profile(requests=200_000_000)
+
+    # With a request every few seconds, the first of each second is nearly every request.
+    assert traced_share(flat, 1, 0.05) > 0.95
+    assert 0.65 < traced_share(sharp, 1, 0.05) < traced_share(Profile(), 1, 0.05) < 0.95
+    # At dozens a second the 5 % dominates.
+    assert traced_share(busy, 1, 0.05) < 0.07
+
+
+def test_the_profile_spreads_the_month_over_two_peaks() -> None:
+    profile = Profile()
+    rates = profile.per_minute_rates()
+
+    assert sum(rates) * 60 * profile.days == pytest.approx(profile.requests, rel=1e-6)
+    assert rates.index(max(rates)) in (7 * 60, 22 * 60 + 30)
+    assert max(rates) > 10 * min(rates)
+
+
+def test_the_key_costs_a_dollar_more_for_each_of_its_first_two_rotations() -> None:
+    keys = [by_item(year=year)["KMS key (alarm topic)"].list_usd for year in (1, 2, 3, 4)]
+    no_rotation = dataclasses.replace(SETTINGS, key_rotation=False)
+
+    assert keys == [1.00, 2.00, 3.00, 3.00]
+    assert by_item(no_rotation, year=3)["KMS key (alarm topic)"].list_usd == 1.00
+
+
+def test_cognito_bills_only_users_above_the_free_ten_thousand() -> None:
+    small = Profile(requests_per_active_user=30)  # 6,667 users
+    large = Profile(requests=600_000, requests_per_active_user=30)  # 20,000 users
+
+    assert by_item(profile=small)["Cognito user pool"].list_usd == 0
+    assert by_item(profile=large)["Cognito user pool"].list_usd == pytest.approx(
+        (20_000 - COGNITO_FREE_MAU) * PRICES["cognito_mau_lite"].usd)
+    without_pool = dataclasses.replace(SETTINGS, user_pool=False)
+    assert by_item(without_pool, large)["Cognito user pool"].quantity == 0
+
+
+def test_ecr_holds_the_base_once_and_each_kept_image() -> None:
+    ecr = by_item()["ECR image storage"]
+
+    assert ecr.quantity == pytest.approx((170.0 + 3 * 90.2) / 1000)
+
+
+def test_free_tier_is_used_once_across_lines() -> None:
+    lines = monthly_lines(SETTINGS, Profile(), FIGURES, OUTPUT)
+    free = dict(zip((line.item for line in lines), after_free_tier(lines), strict=True))
+    items = {line.item: line for line in lines}
+
+    assert items["API Gateway REST API"].list_usd == pytest.approx(0.74)
+    assert free["API Gateway REST API"] == pytest.approx(0.74)  # no always-free allowance
+    assert free["CloudWatch dashboard"] == 0 and free["CloudWatch alarms"] == 0
+    assert free["KMS key (alarm topic)"] == 1.00
+    # Both Lambda request lines draw on the same million free requests.
+    assert free["Lambda requests"] == free["Rollout: invocations"] == 0
