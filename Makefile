@@ -13,7 +13,7 @@ STAGE ?= dev
 
 MODEL_DIR ?= model
 
-.PHONY: install run check-model test test-fast train bench lock synth bootstrap deploy destroy smoke
+.PHONY: install run check-model test test-fast train bench lock synth bootstrap deploy destroy smoke gc-images
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dataframe.txt requirements/dev.txt
@@ -69,6 +69,11 @@ bootstrap: $(INSTALLED) $(CDK_INSTALLED)
 ## Deploy the stack (needs AWS credentials, a bootstrapped account and a Docker engine).
 deploy: $(INSTALLED) $(CDK_INSTALLED)
 	$(CDK) deploy $(CONTEXT)
+
+## Delete images no deployed stack uses any more, once unused for 14 days (a rollback's margin),
+## from CDK's asset repository in this account and region. CDK asks before deleting.
+gc-images: $(INSTALLED) $(CDK_INSTALLED)
+	$(CDK) gc --unstable=gc --type=ecr --rollback-buffer-days=14 --created-buffer-days=1
 
 ## Check a deployed stage end to end (needs AWS credentials and SLEEP_ADVISOR_ID_TOKEN).
 smoke: $(INSTALLED)

@@ -414,6 +414,7 @@ def bill(settings: StackSettings, profile: Profile, measured: dict[str, Any],
         free = after_free_tier(lines)
         years[f"year {year}" if year < 3 else "year 3+"] = {
             "lines": [{"item": line.item, "basis": line.basis, "price_key": line.price_key,
+                       "source": PRICES[line.price_key].source,
                        "list_usd": line.list_usd, "after_free_tier_usd": price}
                       for line, price in zip(lines, free, strict=True)],
             "total_list_usd": sum(line.list_usd for line in lines),
@@ -433,8 +434,8 @@ def render(bills: dict[str, dict[str, Any]], settings: dict[str, StackSettings],
     default, beta = bills["default"], bills["beta"]
     first = default["year 1"]
     rows = "\n".join(
-        f"| {line['item']} | {line['basis']} | ${line['list_usd']:.2f} | "
-        f"${line['after_free_tier_usd']:.2f} |" for line in first["lines"])
+        f"| {line['item']} | {line['basis']} | [`{line['price_key']}`]({line['source']}) "
+        f"| ${line['list_usd']:.2f} | ${line['after_free_tier_usd']:.2f} |" for line in first["lines"])
     years = "\n".join(
         f"| {name} | {year} | ${b[year]['total_list_usd']:.2f} "
         f"| ${b[year]['total_after_free_tier_usd']:.2f} |"
@@ -457,10 +458,10 @@ active users (one request a day on about one day in two); function memory {setti
 
 ### Year 1, the default stage
 
-| item | basis | list price | after always-free tier |
-|---|---|---|---|
+| item | basis | price (source) | list price | after always-free tier |
+|---|---|---|---|---|
 {rows}
-| **total** | | **${first['total_list_usd']:.2f}** | **${first['total_after_free_tier_usd']:.2f}** |
+| **total** | | | **${first['total_list_usd']:.2f}** | **${first['total_after_free_tier_usd']:.2f}** |
 
 ### Three years
 

@@ -48,8 +48,9 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
-    # Chosen in docs/benchmarks.md: CPU is proportional to memory, and a cold start must
-    # finish within half the 10 s objective.
+    # Chosen in docs/benchmarks.md: CPU is proportional to memory, and users wait on cold
+    # starts at every peak; the size is the largest step that still buys 100 ms of a cold
+    # start per extra cent a month.
     memory_size_mb: int = Field(ge=128, le=10240)
     # Below API Gateway's 29 s integration timeout and equal to the 10 s objective: an answer
     # later than that has already failed the user, so the client may as well retry sooner.

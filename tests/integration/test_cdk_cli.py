@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
-from harness.cdk import STACK_NAME, Synthesis
+from harness import REPO_ROOT
+from harness.cdk import INFRA_DIR, STACK_NAME, Synthesis, offline_environment
 
 
 def test_synthesis_ran_the_rule_packs(cli_synthesis: Synthesis) -> None:
@@ -49,3 +51,18 @@ def test_deploy_uploads_no_unused_chalice_zip(cli_synthesis: Synthesis) -> None:
     assert packaging == {"file"}
     assert all(path.endswith(".json") for path in paths), paths
     assert not list(cli_synthesis.assembly_dir.glob("asset.*.zip"))
+
+
+def test_the_image_clean_up_target_uses_flags_the_pinned_cli_has() -> None:
+    # `make gc-images` runs against a real account only; its flags are checked here, offline.
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    [recipe] = [line for line in makefile.splitlines() if "$(CDK) gc " in line]
+    flags = {word.split("=")[0] for word in recipe.split() if word.startswith("--")}
+    result = subprocess.run(
+        [str(INFRA_DIR / "node_modules" / ".bin" / "cdk"), "gc", "--help"],
+        cwd=INFRA_DIR, env=offline_environment(), capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert flags >= {"--type", "--rollback-buffer-days"}
+    assert all(flag in result.stdout for flag in flags), flags

@@ -199,7 +199,7 @@ def test_harness_takes_dev_shm_away_as_lambda_does(image_layout: ImageLayout) ->
 
 
 def test_every_line_the_function_writes_is_json(image_layout: ImageLayout) -> None:
-    # CloudWatch Logs Insights and the metric filters read JSON lines; a stray warning at every
+    # The dashboard's Logs Insights queries read JSON lines; a stray warning at every
     # cold start would be an unparsable line in every log stream.
     with LambdaFunction.start(image_layout, chalice_environment()) as function:
         function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
