@@ -74,9 +74,12 @@ PRICES = {
 # counted. Cognito's free 10,000 users are part of its price table, in both columns.
 FREE_TIER: dict[str, float] = {
     "lambda_gb_second": 400_000, "lambda_request": 1_000_000, "custom_metric": 10,
-    "alarm_metric": 10, "dashboard": 3, "log_ingestion_gb": 5, "xray_trace": 100_000,
+    "alarm_metric": 10, "dashboard": 3, "logs_gb": 5, "xray_trace": 100_000,
     "kms_request": 20_000, "sns_publish": 1_000_000,
 }
+# CloudWatch's free 5 GB a month cover log ingestion, archive storage and Logs Insights scans
+# together.
+FREE_POOL = {"log_ingestion_gb": "logs_gb", "log_storage_gb": "logs_gb", "logs_insights_gb": "logs_gb"}
 COGNITO_FREE_MAU = 10_000
 ORIGINAL_MONTHLY_USD = 5.75
 DEFAULT_TARGET_USD = 7.00
@@ -399,8 +402,9 @@ def after_free_tier(lines: list[Line]) -> list[float]:
     left = dict(FREE_TIER)
     prices = []
     for line in lines:
-        free = min(line.quantity, left.get(line.price_key, 0))
-        left[line.price_key] = left.get(line.price_key, 0) - free
+        pool = FREE_POOL.get(line.price_key, line.price_key)
+        free = min(line.quantity, left.get(pool, 0))
+        left[pool] = left.get(pool, 0) - free
         prices.append((line.quantity - free) * PRICES[line.price_key].usd)
     return prices
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_cdk.assertions import Template
@@ -204,7 +204,7 @@ def test_a_stage_without_the_dashboard_keeps_every_alarm_and_saved_query(
     beta = synthesize(dashboard=False).to_json()
     default = synthesis.template
 
-    def count(template: dict[str, Any], resource_type: str) -> int:
+    def count(template: Mapping[str, Any], resource_type: str) -> int:
         return sum(r["Type"] == resource_type for r in template["Resources"].values())
 
     assert count(beta, "AWS::CloudWatch::Dashboard") == 0

@@ -37,9 +37,10 @@ FIGURES = {"cold_start_cpu_s": 1.5, "cold_start_io_s": 0.1, "first_request_s": 0
 OUTPUT = FunctionOutput(log_bytes=800, custom_metrics=1)
 
 
-def by_item(settings: StackSettings = SETTINGS, profile: Profile = Profile(),
+def by_item(settings: StackSettings = SETTINGS, profile: Profile | None = None,
             year: int = 1) -> dict[str, Any]:
-    return {line.item: line for line in monthly_lines(settings, profile, FIGURES, OUTPUT, year)}
+    lines = monthly_lines(settings, profile or Profile(), FIGURES, OUTPUT, year)
+    return {line.item: line for line in lines}
 
 
 def test_infra_memory_size_is_the_benchmarked_recommendation() -> None:
@@ -154,3 +155,15 @@ def test_free_tier_is_used_once_across_lines() -> None:
     assert free["KMS key (alarm topic)"] == 1.00
     # Both Lambda request lines draw on the same million free requests.
     assert free["Lambda requests"] == free["Rollout: invocations"] == 0
+
+
+def test_cloudwatch_logs_share_one_free_allowance() -> None:
+    heavy = Profile(dashboard_views_per_day=300)  # scans far beyond the free 5 GB
+    lines = monthly_lines(SETTINGS, heavy, FIGURES, OUTPUT)
+    free = dict(zip((line.item for line in lines), after_free_tier(lines), strict=True))
+    items = {line.item: line for line in lines}
+    logs = ("CloudWatch Logs ingestion", "CloudWatch Logs storage", "CloudWatch Logs Insights (dashboard)")
+
+    assert free["CloudWatch Logs ingestion"] == 0
+    paid_gb = sum(free[item] / PRICES[items[item].price_key].usd for item in logs)
+    assert paid_gb == pytest.approx(sum(items[item].quantity for item in logs) - 5)
