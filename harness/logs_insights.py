@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from harness.templates import render_reference
+from harness.templates import dashboard_widgets
 
 # Lambda's report after each invocation, as it writes it to a function whose log format is
 # JSON: the `platform.report` event of the Telemetry API schema reference
@@ -50,11 +50,8 @@ _EQUALS = re.compile(r'([A-Za-z_][\w.]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 def dashboard_queries(template: dict[str, Any]) -> dict[str, str]:
     """Each Logs Insights widget's query by title, without its SOURCE clause."""
-    [dashboard] = [r for r in template["Resources"].values()
-                   if r["Type"] == "AWS::CloudWatch::Dashboard"]
-    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
     return {w["properties"]["title"]: w["properties"]["query"].split("|", 1)[1]
-            for w in body["widgets"] if w["type"] == "log"}
+            for w in dashboard_widgets(template) if w["type"] == "log"}
 
 
 def fields_read(query: str) -> set[str]:

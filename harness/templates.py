@@ -22,12 +22,18 @@ def render_reference(value: Any) -> str:
     raise ValueError(value)
 
 
-def dashboard_metrics(template: dict[str, Any]) -> list[MetricKey]:
+def dashboard_widgets(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The widgets of the template's one dashboard, references rendered as <Ref:...>."""
     [dashboard] = [r for r in template["Resources"].values()
                    if r["Type"] == "AWS::CloudWatch::Dashboard"]
-    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
+    widgets: list[dict[str, Any]] = json.loads(
+        render_reference(dashboard["Properties"]["DashboardBody"]))["widgets"]
+    return widgets
+
+
+def dashboard_metrics(template: dict[str, Any]) -> list[MetricKey]:
     found = []
-    for widget in body["widgets"]:
+    for widget in dashboard_widgets(template):
         for metric in widget["properties"].get("metrics", []):
             fields = [f for f in metric if not isinstance(f, dict)]
             namespace, name, *pairs = fields

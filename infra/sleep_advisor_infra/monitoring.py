@@ -59,6 +59,17 @@ def notifying_alarms(scope: Construct, stage: str, definitions: AlarmDefinitions
     return alarms
 
 
+def prediction_probability(namespace: str, model: ModelMetadata, statistic: str,
+                           period: Duration, label: str | None = None) -> cloudwatch.Metric:
+    """The one custom metric, as the function writes it for `model`'s answers only."""
+    return cloudwatch.Metric(
+        namespace=namespace, metric_name=contract.PREDICTION_PROBABILITY, statistic=statistic,
+        period=period, label=label,
+        dimensions_map={contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+                        contract.MODEL_VERSION_DIMENSION: model.version},
+    )
+
+
 @dataclass(frozen=True)
 class LogQuery:
     """A Logs Insights query over the function's log group, as the dashboard draws it."""
@@ -131,18 +142,9 @@ class Monitoring(Construct):
             label=label,
         )
 
-    def service_metric(self, name: str, statistic: str, label: str | None = None,
-                       period: Duration = FIVE_MINUTES,
-                       dimensions: dict[str, str] | None = None) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=self._namespace, metric_name=name, statistic=statistic,
-            period=period, label=label,
-            dimensions_map={
-                contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
-                contract.MODEL_VERSION_DIMENSION: self._model.version,
-                **(dimensions or {}),
-            },
-        )
+    def prediction_probability(self, statistic: str, label: str | None = None,
+                               period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+        return prediction_probability(self._namespace, self._model, statistic, period, label)
 
     def query_widget(self, title: str) -> cloudwatch.LogQueryWidget:
         query = self.log_queries[title]
@@ -193,8 +195,8 @@ class Monitoring(Construct):
             ), f"At least {API_5XX_RATE:.0%} of API requests answered 5xx in 2 of 3 five-minute "
                "periods. Check first: the function's ERROR log lines (unhandled exceptions "
                "answer a generic 500), then Lambda errors and throttles."),
-            "low-probability": (self.service_metric(
-                contract.PREDICTION_PROBABILITY, "Average", period=Duration.minutes(15)), dict(
+            "low-probability": (self.prediction_probability(
+                "Average", period=Duration.minutes(15)), dict(
                 threshold=self.low_probability, evaluation_periods=2,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 # No predictions is not a model problem; the silence alarm covers it.
@@ -266,8 +268,8 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title=f"Prediction probability: {self._model.name} {self._model.version}", width=8,
-                left=[self.service_metric(contract.PREDICTION_PROBABILITY, "Average", "Average"),
-                      self.service_metric(contract.PREDICTION_PROBABILITY, "p10", "p10")],
+                left=[self.prediction_probability("Average", "Average"),
+                      self.prediction_probability("p10", "p10")],
                 left_annotations=[cloudwatch.HorizontalAnnotation(
                     value=self.low_probability, label="alarm below",
                     color=cloudwatch.Color.ORANGE)],

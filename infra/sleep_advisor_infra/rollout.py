@@ -27,7 +27,11 @@ from chalicelib.metadata import ModelMetadata
 from chalicelib.rollout import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
 from sleep_advisor_infra.chalice_app import FUNCTION_ID, ChaliceApp
 from sleep_advisor_infra.function import FunctionImage
-from sleep_advisor_infra.monitoring import AlarmDefinitions, notifying_alarms
+from sleep_advisor_infra.monitoring import (
+    AlarmDefinitions,
+    notifying_alarms,
+    prediction_probability,
+)
 from sleep_advisor_infra.nag import acknowledge
 
 ALIAS = "live"
@@ -87,13 +91,9 @@ class Rollout(Construct):
                 "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string(),
             },
         )
-        new_model_probability = cloudwatch.Metric(
-            namespace=namespace, metric_name=contract.PREDICTION_PROBABILITY,
-            statistic="Average", period=PROBABILITY_PERIOD,
-            # The version being deployed is known at synth: its answers, and no other's.
-            dimensions_map={contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
-                            contract.MODEL_VERSION_DIMENSION: model.version},
-        )
+        # The version being deployed is known at synth: its answers, and no other's.
+        new_model_probability = prediction_probability(
+            namespace, model, "Average", PROBABILITY_PERIOD)
         # No traffic to the new version yet is not a failure.
         quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
         definitions: AlarmDefinitions = {

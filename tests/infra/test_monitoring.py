@@ -17,7 +17,14 @@ from harness.logs_insights import (
     fields_read,
 )
 from harness.samples import MODEL
-from harness.templates import alarm_metrics, alarms_by_name, dashboard_metrics, only, render_reference
+from harness.templates import (
+    alarm_metrics,
+    alarms_by_name,
+    dashboard_metrics,
+    dashboard_widgets,
+    only,
+    render_reference,
+)
 
 
 def test_dashboard_only_series_are_logs_insights_queries_on_the_function_logs(
@@ -25,10 +32,8 @@ def test_dashboard_only_series_are_logs_insights_queries_on_the_function_logs(
 ) -> None:
     template = synthesis.template
     log_group = template["Resources"]["APIHandler"]["Properties"]["LoggingConfig"]["LogGroup"]
-    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
-    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
     sources = {w["properties"]["query"].split("|")[0].strip()
-                for w in body["widgets"] if w["type"] == "log"}
+               for w in dashboard_widgets(template) if w["type"] == "log"}
     queries = dashboard_queries(template)
     class_mix = queries[f"Answers per class: {MODEL.name}"]
 
@@ -62,8 +67,8 @@ def test_aws_metrics_use_the_generated_function_and_api(synthesis: Synthesis) ->
 
 def test_dashboard_has_the_widgets_on_call_needs(synthesis: Synthesis) -> None:
     _, dashboard = only(synthesis.template, "AWS::CloudWatch::Dashboard")
-    body = json.loads(render_reference(dashboard["Properties"]["DashboardBody"]))
-    widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
+    widgets = {w["properties"].get("title"): w["properties"]
+               for w in dashboard_widgets(synthesis.template)}
 
     assert {
         "Invocations and errors", f"Prediction probability: {MODEL.name} {MODEL.version}",
