@@ -30,12 +30,12 @@ install: $(INSTALLED) $(CDK_INSTALLED)
 ## Serve the bundled model on http://127.0.0.1:$(PORT) with chalice local (no AWS account).
 ## The model is checked first: Chalice's reloader would wait, not exit, on a model that fails.
 run: $(INSTALLED)
-	$(BIN)/python -m chalicelib.packaging check "$${SLEEP_ADVISOR_MODEL_DIR:-model}"
+	$(BIN)/python -m chalicelib.saving check "$${SLEEP_ADVISOR_MODEL_DIR:-model}"
 	$(BIN)/chalice local --host 127.0.0.1 --port $(PORT)
 
 ## Check a model directory as the function would load it, and print the API it gets.
 check-model: $(INSTALLED)
-	$(BIN)/python -m chalicelib.packaging check $(MODEL_DIR)
+	$(BIN)/python -m chalicelib.saving check $(MODEL_DIR)
 
 ## Run the whole test suite: every layer, integration included (what CI runs).
 test: $(INSTALLED) $(CDK_INSTALLED)

@@ -10,9 +10,9 @@ from chalice.app import Chalice, ConvertToMiddleware, Request, Response
 
 from chalicelib import contract, observability
 from chalicelib.config import get_settings
+from chalicelib.model_package import load_model_package
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import RequestRejected
-from chalicelib.serving import load_served_model
 
 # Chalice logs unhandled exceptions to logging.getLogger(app_name): with its own handler off,
 # they reach Powertools' JSON handler, whose logger has the same name (contract.SERVICE_NAME).
@@ -22,12 +22,14 @@ app = Chalice(app_name=contract.SERVICE_NAME, configure_logs=False)
 # artifact, or one that no longer gives its golden answers, raises here, so the function
 # never starts rather than answering wrongly.
 settings = get_settings()
-served = observability.load_model(lambda: load_served_model(
-    settings.model_dir,
-    max_batch_instances=settings.max_batch_instances,
-    max_body_bytes=settings.max_body_bytes,
-))
-advisor, request_schema = served.advisor, served.request_schema
+with observability.model_load() as loading:
+    package = load_model_package(
+        settings.model_dir,
+        max_batch_instances=settings.max_batch_instances,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    loading.loaded(package.advisor.metadata.version)
+advisor, request_schema = package.advisor, package.request_schema
 model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
 
 
@@ -80,7 +82,10 @@ def predict() -> Response | dict[str, Any]:
     except RequestRejected as rejection:
         observability.record_rejection(rejection.status_code, rejection.code, rejection.errors)
         return Response(body=rejection.body(), status_code=rejection.status_code)
-    advice = observability.observed_advice(advisor, nights, log_features=settings.log_features)
+    with observability.observed_inference(advisor.metadata.version, nights,
+                                          log_features=settings.log_features) as inference:
+        advice = advisor.advise(nights)
+        inference.answered([a.advice_id for a in advice], [a.probability for a in advice])
     return {
         "request_id": _request_id(request),
         "model": model_ref,

@@ -7,7 +7,6 @@ import platform
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -33,23 +32,6 @@ def machine_description() -> str:
         f"{platform.system()} {platform.release()}\n"
         f"- Python {platform.python_version()} ({sys.implementation.name}); {versions}\n"
     )
-
-
-class FakeLambdaContext:
-    """The attributes Powertools and Chalice read from Lambda's context object."""
-
-    function_name = "sleep-advisor-benchmark"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-central-1:000000000000:function:sleep-advisor-benchmark"
-    log_group_name = "/aws/lambda/sleep-advisor-benchmark"
-    log_stream_name = "benchmark"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def time_calls(call: Callable[[], Any], count: int) -> list[float]:

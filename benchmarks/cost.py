@@ -218,7 +218,7 @@ def read_stack(**context: Any) -> StackSettings:
     pools = of_type("AWS::Cognito::UserPool")
     function = template["Resources"]["APIHandler"]["Properties"]
     [hook] = [f for f in of_type("AWS::Lambda::Function")
-              if f.get("ImageConfig", {}).get("Command") == ["chalicelib.rollout.pre_traffic"]]
+              if f.get("ImageConfig", {}).get("Command") == ["chalicelib.pre_traffic_hook.handler"]]
     model = ModelMetadata.read(BUNDLED_MODEL_DIR)
     assert model.golden is not None, "the shipped model has golden answers"
     return StackSettings(

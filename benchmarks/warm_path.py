@@ -25,7 +25,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import FakeLambdaContext, summary, time_calls
+from benchmarks.common import summary, time_calls
+from harness.lambda_context import LambdaContext
 from harness.samples import chalice_environment
 
 CALLS = 2000
@@ -39,7 +40,7 @@ def main() -> None:
     os.environ.update(chalice_environment())
     os.environ.update({
         "LAMBDA_TASK_ROOT": os.getcwd(),  # the tracer only switches itself on inside Lambda
-        "AWS_LAMBDA_FUNCTION_NAME": FakeLambdaContext.function_name,
+        "AWS_LAMBDA_FUNCTION_NAME": LambdaContext.function_name,
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
         "_X_AMZN_TRACE_ID": TRACE_HEADER.format(0),
         "AWS_DEFAULT_REGION": "eu-central-1",
@@ -48,11 +49,11 @@ def main() -> None:
     })
     import boto3
     import numpy as np
+    from chalice.app import Chalice
     from moto.server import ThreadedMotoServer
 
     import app as service
-    from chalicelib import observability
-    from harness.lambda_runtime import api_gateway_event
+    from chalicelib.proxy_event import api_gateway_event
     from harness.samples import INSTANCES_BY_ADVICE, SAMPLE_INSTANCE
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -60,37 +61,36 @@ def main() -> None:
     host, port = moto.get_host_and_port()
     cloudwatch = boto3.client("cloudwatch", endpoint_url=f"http://{host}:{port}")
 
-    context = FakeLambdaContext()
-    shipped_middleware = list(service.app.middleware_handlers)
-    shipped_recording = {name: getattr(observability, name) for name in (
-        "observed_advice", "record_rejection")}
+    context = LambdaContext()
 
-    def no_op(*args: Any, **kwargs: Any) -> None:
-        return None
+    def unobserved_app(name: str, after_advice: Callable[[Any], None]) -> Chalice:
+        # The route's work through the service's public calls, with no Powertools middleware,
+        # metric, log line or trace: what observability costs is the difference.
+        bare = Chalice(app_name=name, configure_logs=False)
 
-    def unobserved(advisor: Any, nights: Any, **options: Any) -> Any:
-        return advisor.advise(nights)
+        @bare.route("/predict", methods=["POST"], content_types=["application/json"])
+        def predict() -> dict[str, Any]:
+            request = bare.current_request
+            assert request is not None
+            advice = service.advisor.advise(service.request_schema.parse(request.raw_body))
+            after_advice(advice)
+            return {"model": service.model_ref, "predictions": [vars(a) for a in advice]}
 
-    def put_metric_data(advisor: Any, nights: Any, **options: Any) -> Any:
-        advice = advisor.advise(nights)
+        return bare
+
+    def put_metric_data(advice: Any) -> None:
         cloudwatch.put_metric_data(Namespace="SleepAdvisorOriginal", MetricData=[
             {"MetricName": "PredictionProbability", "Value": a.probability, "Unit": "None"}
             for a in advice])
-        return advice
 
-    recordings: dict[str, dict[str, Any]] = {
-        "handler": shipped_recording,
-        "handler, traced": shipped_recording,
-        "handler, no observability": {"observed_advice": unobserved, "record_rejection": no_op},
-        "original design (PutMetricData)": {
-            "observed_advice": put_metric_data, "record_rejection": no_op},
+    apps: dict[str, Chalice] = {
+        "handler": service.app,
+        "handler, traced": service.app,
+        "handler, no observability": unobserved_app("unobserved", lambda advice: None),
+        "original design (PutMetricData)": unobserved_app("original", put_metric_data),
     }
 
     def use(variant: str) -> None:
-        shipped = variant.startswith("handler") and "no observability" not in variant
-        service.app.middleware_handlers[:] = shipped_middleware if shipped else []
-        for name, function in recordings[variant].items():
-            setattr(observability, name, function)
         # Lambda sets the invocation's trace header in the environment; X-Ray reads it per call.
         os.environ["_X_AMZN_TRACE_ID"] = TRACE_HEADER.format(int(variant == "handler, traced"))
 
@@ -110,16 +110,18 @@ def main() -> None:
         def bare(rows: Any = rows, estimator: Any = estimator) -> Any:
             return estimator.predict_proba(rows)
 
-        def handler(event: dict[str, Any] = event) -> Any:
-            response = service.app(event, context)
-            if response["statusCode"] != 200:
-                raise RuntimeError(f"the benchmark request was not answered: {response}")
-            return response
+        def handler_of(app: Chalice, event: dict[str, Any] = event) -> Callable[[], Any]:
+            def handler() -> Any:
+                response = app(event, context)
+                if response["statusCode"] != 200:
+                    raise RuntimeError(f"the benchmark request was not answered: {response}")
+                return response
+            return handler
 
         variants: dict[str, Callable[[], Any]] = {"predict_proba": bare}
         timings: dict[str, list[float]] = {"predict_proba": []}
-        for variant in recordings:
-            variants[variant] = handler
+        for variant, app in apps.items():
+            variants[variant] = handler_of(app)
             timings[variant] = []
         with contextlib.redirect_stdout(sink):
             for variant, call in variants.items():  # warm every path
@@ -132,7 +134,6 @@ def main() -> None:
                     sink.seek(0)
                     sink.truncate()
         results[size] = {variant: summary(values) for variant, values in timings.items()}
-    use("handler")
     moto.stop()
     daemon.close()
     print(json.dumps({"calls": CALLS, "block": BLOCK, "results": results}))

@@ -1,24 +1,18 @@
-"""The sleep-advice model: verified and loaded once per container, then asked for advice."""
+"""The sleep-advice model asked for advice: rows built as the estimator was fitted on them.
+
+Loading (hash, version, unpickling) is chalicelib.model_package's.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
-import sklearn
-from pydantic import ValidationError
-from threadpoolctl import threadpool_limits
 
-from chalicelib import contract
-from chalicelib.metadata import METADATA_FILENAME, ModelMetadata, sha256_of
-
-# Raised here and by the golden answers; importable from either module.
-from chalicelib.metadata import ModelLoadError as ModelLoadError
+from chalicelib.metadata import ModelLoadError, ModelMetadata
 
 
 def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
@@ -95,46 +89,6 @@ class SleepAdvisor:
         # Fitted on a DataFrame: it recorded its column names and may select columns by name.
         self.takes_dataframe = metadata.input == "dataframe"
         self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
-
-    @classmethod
-    def load(cls, model_dir: Path) -> SleepAdvisor:
-        """Verify the artifact against its metadata, then unpickle it.
-
-        Unpickling runs code, so the hash is checked first; the scikit-learn version is
-        checked because a model pickled under another version may load and answer wrongly.
-        """
-        metadata_path = model_dir / METADATA_FILENAME
-        try:
-            metadata = ModelMetadata.model_validate(
-                json.loads(metadata_path.read_text(encoding="utf-8"))
-            )
-        except FileNotFoundError:
-            raise ModelLoadError(f"{metadata_path}: metadata file is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as error:
-            raise ModelLoadError(f"{metadata_path}: metadata is invalid: {error}") from None
-
-        artifact_path = model_dir / metadata.artifact
-        if not artifact_path.is_file():
-            raise ModelLoadError(f"{artifact_path}: model artifact is missing")
-        actual_sha256 = sha256_of(artifact_path)
-        if actual_sha256 != metadata.artifact_sha256:
-            raise ModelLoadError(
-                f"{artifact_path}: sha256 {actual_sha256} does not match "
-                f"{metadata.artifact_sha256} in {metadata_path.name}; the artifact is "
-                "truncated, corrupted or was changed after training"
-            )
-        if metadata.sklearn_version != sklearn.__version__:
-            raise ModelLoadError(
-                f"{artifact_path}: trained with scikit-learn {metadata.sklearn_version} but "
-                f"{sklearn.__version__} is installed; retrain or pin the same version"
-            )
-        try:
-            estimator = joblib.load(artifact_path)
-        except Exception as error:  # an unpickling failure can raise almost anything
-            raise ModelLoadError(f"{artifact_path}: cannot be unpickled: {error!r}") from None
-        # Lambda gets a fraction of a vCPU: thread pools only add contention there.
-        threadpool_limits(limits=contract.THREADS)
-        return cls(metadata, estimator, artifact_path)
 
     def advise(self, nights: Sequence[Sequence[float]]) -> list[Advice]:
         """Advice for each row of feature values, given in the metadata's feature order."""

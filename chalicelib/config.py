@@ -6,12 +6,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import contract
-
-# app.py, chalicelib/ and model/ sit side by side both in the repository and in the image.
-BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
 
 class Settings(BaseModel):
@@ -19,7 +16,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_dir: Path = BUNDLED_MODEL_DIR
+    model_dir: Path = contract.BUNDLED_MODEL_DIR
     # At most EMF's 100 values per metric, so one request's probabilities fit one document.
     max_batch_instances: int = Field(default=contract.MAX_BATCH_INSTANCES, ge=1, le=100)
     # Lambda's synchronous payload limit is 6 MB.
@@ -27,6 +24,12 @@ class Settings(BaseModel):
     # Sleep features are health data: they reach the logs only when this is set, and then
     # only at DEBUG level, i.e. for the share of invocations POWERTOOLS_LOGGER_SAMPLE_RATE picks.
     log_features: bool = False
+
+    @field_validator("model_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Relative to where the process started: later changes of directory must not move it.
+        return value.resolve()
 
 
 def setting_variable(name: str) -> str:

@@ -6,7 +6,15 @@ Powertools or pydantic, and the service imports it to name what it writes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
+
+# app.py, chalicelib/ and model/ sit side by side both in the repository and in the image
+# (/var/task); in the repository, infra/, tests/ and docs/ beside them.
+PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+# The model the image ships and `chalice local` serves unless SLEEP_ADVISOR_MODEL_DIR says
+# otherwise.
+BUNDLED_MODEL_DIR: Final = PROJECT_ROOT / "model"
 
 # The Chalice app name; also the Powertools service name (a dimension of every custom metric)
 # and the prefix of every AWS resource name a stage creates: sleep-advisor-<stage>-...

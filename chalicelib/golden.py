@@ -9,7 +9,7 @@ library build, a pipeline that needs other input, a reordered feature list) neve
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +52,7 @@ def read_golden(model_dir: Path, metadata: ModelMetadata) -> GoldenAnswers:
     path = model_dir / metadata.golden.file
     if not path.is_file():
         raise ModelLoadError(f"{path}: golden answers are missing; save the model with "
-                             "chalicelib.packaging.save_model to record them")
+                             "chalicelib.saving.save_model to record them")
     actual = sha256_of(path)
     if actual != metadata.golden.sha256:
         raise ModelLoadError(f"{path}: sha256 {actual} does not match {metadata.golden.sha256} "
@@ -74,19 +74,38 @@ def ask(advisor: SleepAdvisor, schema: RequestSchema, request: Mapping[str, obje
     return GoldenAnswer(advice_id=advice.advice_id, probabilities=advice.probabilities)
 
 
-def verify(advisor: SleepAdvisor, schema: RequestSchema, golden: GoldenAnswers) -> None:
-    """Ask every golden question; ModelLoadError naming the first answer that moved."""
+class NoAnswer(Exception):
+    """A golden question got no answer; the message says why, as a sentence."""
+
+
+def first_moved_answer(golden: GoldenAnswers,
+                       ask_one: Callable[[int, GoldenExample], GoldenAnswer]) -> str | None:
+    """Ask every golden question through `ask_one(number, example)`; a sentence naming the first
+    that was not answered as recorded, or None when every answer held.
+
+    The one comparison loop: the start-up check asks the model in-process, the pre-traffic hook
+    asks a new Lambda version through /predict.
+    """
     total = len(golden.examples)
     for number, example in enumerate(golden.examples, start=1):
         where = f"golden example {number} of {total} (label {example.label!r})"
         try:
-            answer = ask(advisor, schema, example.request)
+            answer = ask_one(number, example)
+        except NoAnswer as error:
+            return f"{where}: {error}"
         except Exception as error:  # the model itself raised: it cannot serve this request
-            raise ModelLoadError(f"{where}: the model failed to answer: {error!r}") from None
+            return f"{where}: the model failed to answer: {error!r}"
         difference = first_difference(example.answer, answer, golden.tolerance)
         if difference is not None:
-            raise ModelLoadError(f"{where}: {difference}; the model does not answer as it "
-                                 "did at training time")
+            return f"{where}: {difference}"
+    return None
+
+
+def verify(advisor: SleepAdvisor, schema: RequestSchema, golden: GoldenAnswers) -> None:
+    """Ask every golden question in-process; ModelLoadError naming the first answer that moved."""
+    moved = first_moved_answer(golden, lambda _, example: ask(advisor, schema, example.request))
+    if moved is not None:
+        raise ModelLoadError(f"{moved}; the model does not answer as it did at training time")
 
 
 def first_difference(expected: GoldenAnswer, actual: GoldenAnswer, tolerance: float) -> str | None:

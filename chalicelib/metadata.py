@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 METADATA_FILENAME = "metadata.json"
 ARTIFACT_FILENAME = "model.joblib"
@@ -112,8 +112,16 @@ class ModelMetadata(FrozenModel):
 
     @classmethod
     def read(cls, model_dir: Path) -> ModelMetadata:
-        """The metadata of a model directory (validation errors propagate)."""
-        return cls.model_validate_json((model_dir / METADATA_FILENAME).read_bytes())
+        """The metadata of a model directory; ModelLoadError if it is missing or invalid."""
+        path = model_dir / METADATA_FILENAME
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise ModelLoadError(
+                f"{path}: metadata file is missing; a model directory is written by "
+                "chalicelib.saving.save_model (model/README.md)") from None
+        except ValidationError as error:  # also malformed JSON and bytes that are not UTF-8
+            raise ModelLoadError(f"{path}: metadata is invalid: {error}") from None
 
     @property
     def class_ids(self) -> tuple[str, ...]:

@@ -23,8 +23,6 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import contract
-from chalicelib.advisor import Advice, SleepAdvisor
-from chalicelib.serving import ServedModel
 
 
 class _CurrentStdout:
@@ -103,25 +101,28 @@ class _ModelLoad:
     started_s = ended_s = 0.0
     untraced = False
 
+    def loaded(self, version: str) -> None:
+        """The model of `version` is loaded and answers its golden questions."""
+        cls = type(self)
+        cls.version, cls.ended_s, cls.untraced = version, time.time(), True
+        label_with_model_version(version)
+        _log_model_load((cls.ended_s - cls.started_s) * 1000)
 
-def load_model(load: Callable[[], ServedModel]) -> ServedModel:
-    """Load the model at initialisation: one clear log line if it fails, its time if not.
+
+@contextmanager
+def model_load() -> Iterator[_ModelLoad]:
+    """Around the model load at initialisation: one clear log line if it fails, its time if
+    not (call `loaded(version)` once it has loaded).
 
     The time includes asking the golden questions: it is what the model costs a cold start.
     """
-    started = time.time()
+    _ModelLoad.started_s = time.time()
     try:
-        served = load()
+        yield _ModelLoad()
     except Exception:
         # One clear line for the on-call engineer; the exception still stops the function.
         logger.exception("Model failed to load; the function will not start")
         raise
-    version = served.advisor.metadata.version
-    _ModelLoad.version, _ModelLoad.started_s, _ModelLoad.ended_s = version, started, time.time()
-    _ModelLoad.untraced = True
-    label_with_model_version(version)
-    _log_model_load((_ModelLoad.ended_s - started) * 1000)
-    return served
 
 
 def label_with_model_version(version: str) -> None:
@@ -137,7 +138,7 @@ def _log_model_load(load_ms: float) -> None:
 
 
 @best_effort
-def trace_model_load() -> None:
+def _trace_model_load() -> None:
     """On the container's first invocation, the init-time model load as a subsegment."""
     if not _ModelLoad.untraced:
         return
@@ -150,17 +151,6 @@ def trace_model_load() -> None:
         load_ms = round((_ModelLoad.ended_s - _ModelLoad.started_s) * 1000, 1)
         subsegment.put_metadata("load_ms", load_ms, "sleep_advisor")
         provider.end_subsegment(end_time=_ModelLoad.ended_s)
-
-
-@contextmanager
-def _inference_subsegment(model_version: str, cold_start: bool) -> Iterator[dict[str, Any]]:
-    # Directly under Lambda's own segment, whose Invocation subsegment already times the
-    # handler: a Powertools handler subsegment would add ~0.1 ms per request for no news.
-    outcome: dict[str, Any] = {}
-    with ExitStack() as stack:
-        subsegment = _open_subsegment(stack, "## inference")
-        yield outcome
-        _annotate(subsegment, model_version, cold_start, outcome.get("advice"))
 
 
 @best_effort
@@ -179,37 +169,57 @@ def _annotate(subsegment: Any, model_version: str, cold_start: bool, advice: str
         subsegment.put_annotation("advice", advice)
 
 
-def observed_advice(advisor: SleepAdvisor, nights: list[list[float]], *,
-                    log_features: bool = False) -> list[Advice]:
-    """The advisor's answer for `nights`, traced, measured and logged (never feature values,
-    unless `log_features`, and then only at DEBUG)."""
+class Inference:
+    """One /predict inference being observed; tell it the answers with `answered`."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self.inference_ms: float | None = None
+        self.advice_ids: Sequence[str] = ()
+        self.probabilities: Sequence[float] = ()
+
+    def answered(self, advice_ids: Sequence[str], probabilities: Sequence[float]) -> None:
+        """The advice chosen for each night and its probability, in request order."""
+        self.inference_ms = (time.perf_counter() - self._started) * 1000
+        self.advice_ids, self.probabilities = advice_ids, probabilities
+
+
+@contextmanager
+def observed_inference(model_version: str, nights: Sequence[Sequence[float]], *,
+                       log_features: bool = False) -> Iterator[Inference]:
+    """Around the model's call for `nights`: traced, timed, and once answered, measured and
+    logged (never feature values, unless `log_features`, and then only at DEBUG)."""
     cold_start = _ModelLoad.untraced
-    trace_model_load()
+    _trace_model_load()
     if log_features:
         logger.debug("features", extra={"instances": nights})
-    with _inference_subsegment(advisor.metadata.version, cold_start) as trace:
-        started = time.perf_counter()
-        advice = advisor.advise(nights)
-        inference_ms = (time.perf_counter() - started) * 1000
-        trace["advice"] = advice[0].advice_id
-    _record_prediction(advice, inference_ms)
-    return advice
+    with ExitStack() as stack:
+        # Directly under Lambda's own segment, whose Invocation subsegment already times the
+        # handler: a Powertools handler subsegment would add ~0.1 ms per request for no news.
+        subsegment = _open_subsegment(stack, "## inference")
+        inference = Inference()
+        yield inference
+        answered = inference.inference_ms is not None
+        _annotate(subsegment, model_version, cold_start,
+                  inference.advice_ids[0] if answered and inference.advice_ids else None)
+    if answered:
+        _record_prediction(inference)
 
 
 @best_effort
-def _record_prediction(advice: Sequence[Advice], inference_ms: float) -> None:
+def _record_prediction(inference: Inference) -> None:
     """The alarmed metric and the one log line for an answered /predict request; no feature
     values. The log line carries what the dashboard draws: class mix and inference time."""
-    counts = Counter(a.advice_id for a in advice)
-    probabilities = [a.probability for a in advice]
+    counts = Counter(inference.advice_ids)
+    probabilities = inference.probabilities
     metrics.add_metric_values(contract.PREDICTION_PROBABILITY, MetricUnit.NoUnit, probabilities)
     logger.info(contract.PREDICTION_LOG, extra={
-        "batch_size": len(advice),
-        "advice": advice[0].advice_id if len(advice) == 1 else counts.most_common(1)[0][0],
+        "batch_size": len(inference.advice_ids),
+        "advice": counts.most_common(1)[0][0] if len(counts) > 1 else inference.advice_ids[0],
         "advice_counts": dict(counts),
         "probability": round(sum(probabilities) / len(probabilities), 4),
         "probability_min": round(min(probabilities), 4),
-        "inference_ms": round(inference_ms, 3),
+        "inference_ms": round(inference.inference_ms or 0.0, 3),
     })
 
 

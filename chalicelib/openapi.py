@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chalicelib.config import BUNDLED_MODEL_DIR, Settings
-from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+from chalicelib.config import Settings
+from chalicelib.contract import BUNDLED_MODEL_DIR, PROJECT_ROOT
+from chalicelib.metadata import ModelMetadata
 from chalicelib.schemas import RequestSchema
 
-OPENAPI_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+OPENAPI_PATH = PROJECT_ROOT / "docs" / "openapi.json"
 
 
 class ErrorDetail(BaseModel):
@@ -125,8 +126,8 @@ def _exactly_one_form(request: dict[str, Any]) -> None:
 
 
 def bundled_openapi() -> dict[str, Any]:
-    metadata = ModelMetadata.model_validate_json(
-        (BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text(encoding="utf-8"))
+    # docs/openapi.json documents the model the image ships.
+    metadata = ModelMetadata.read(BUNDLED_MODEL_DIR)
     return build_openapi(metadata, Settings())
 
 

@@ -27,14 +27,20 @@ from chalicelib.metadata import FeatureSpec, ModelMetadata
 MAX_REPORTED_ERRORS = 20
 
 
-@dataclass(frozen=True)
 class RequestRejected(Exception):
-    """A request the service will not answer, with the HTTP status and the reasons."""
+    """A request the service will not answer, with the HTTP status and the reasons.
 
-    status_code: int
-    code: str
-    message: str
-    errors: list[dict[str, str]] = field(default_factory=list)
+    A plain exception, not a frozen dataclass: raising sets `__traceback__` on it, which a
+    frozen instance refuses (and the refusal would replace the rejection).
+    """
+
+    def __init__(self, status_code: int, code: str, message: str,
+                 errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(status_code, code, message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.errors = errors or []
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"Code": self.code, "Message": self.message}

@@ -3,9 +3,9 @@ and sample requests. Importing any of it changes nothing in the environment."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from chalicelib.contract import PROJECT_ROOT as REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["REPO_ROOT", "examples"]
 
 
 def examples(full: int) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import REPO_ROOT
+from harness.samples import MODEL_DIR
 
 INFRA_DIR = REPO_ROOT / "infra"
 STACK_NAME = "SleepAdvisor-dev"
@@ -97,8 +98,9 @@ def preserved_environment() -> Iterator[None]:
         os.environ.update(previous)
 
 
-def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
-    """The stack synthesized in this process with context overrides (no rule packs).
+def in_process_synth(workdir: Path, model_dir: Path = MODEL_DIR, **context: Any) -> Synthesis:
+    """The stack synthesized in this process with context overrides (no rule packs), for the
+    model under test (model/ unless SLEEP_ADVISOR_MODEL_DIR moves the suite).
 
     Chalice packages the app into ./chalice.out: here, inside `workdir`.
     """
@@ -116,7 +118,7 @@ def in_process_synth(workdir: Path, **context: Any) -> Synthesis:
                       stack_traces=False, tree_metadata=False, analytics_reporting=False,
                       builtin_cloud_formation_validation=False)  # as infra/app.py
         config = StageConfig.from_context(app.node)
-        stack = SleepAdvisorStack(app, config.stack_id, config=config,
+        stack = SleepAdvisorStack(app, config.stack_id, config=config, model_dir=model_dir,
                                   env=cdk.Environment(account=ACCOUNT, region=REGION))
         # Before the SAM transform, SAM's references (APIHandler.Version) read as references to
         # APIHandler itself, so CDK's check sees cycles that do not exist; cfn-lint checks for

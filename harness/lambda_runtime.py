@@ -30,44 +30,6 @@ RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:eu-central-1:000000000000:function:sleep-advisor-test"
 
 
-def api_gateway_event(
-    method: str, resource_path: str, body: str | None = None,
-    headers: Mapping[str, str] | None = None, request_id: str | None = None,
-) -> dict[str, Any]:
-    """A REST API (v1) proxy event as API Gateway sends it for a Chalice-generated resource."""
-    headers = dict(headers or {})
-    return {
-        "resource": resource_path,
-        "path": resource_path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": "abc123",
-            "resourcePath": resource_path,
-            "httpMethod": method,
-            "extendedRequestId": "Xyz=",
-            "requestTime": "25/Nov/2026:08:00:00 +0000",
-            "path": f"/api{resource_path}",
-            "accountId": "000000000000",
-            "protocol": "HTTP/1.1",
-            "stage": "api",
-            "domainPrefix": "example",
-            "requestTimeEpoch": 1795600800000,
-            "requestId": request_id or str(uuid.uuid4()),
-            "identity": {"sourceIp": "203.0.113.10", "userAgent": "SleepAdvisorApp/1.0"},
-            "domainName": "example.execute-api.eu-central-1.amazonaws.com",
-            "apiId": "example",
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
 @dataclass
 class Invocation:
     request_id: str

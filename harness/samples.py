@@ -13,19 +13,24 @@ import copy
 import dataclasses
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib.config import get_settings
 from chalicelib.golden import GoldenAnswers, GoldenExample, read_golden
 from chalicelib.metadata import FeatureSpec, ModelMetadata
 from harness import REPO_ROOT
 
-MODEL = ModelMetadata.read(BUNDLED_MODEL_DIR)
-GOLDEN: GoldenAnswers = read_golden(BUNDLED_MODEL_DIR, MODEL)
+# The model under test: the one the service serves, model/ unless SLEEP_ADVISOR_MODEL_DIR
+# moves it (`make test-fast MODEL_DIR=path` runs the suite against a data scientist's model).
+MODEL_DIR: Path = get_settings().model_dir
+MODEL = ModelMetadata.read(MODEL_DIR)
+GOLDEN: GoldenAnswers = read_golden(MODEL_DIR, MODEL)
+SETTINGS = get_settings()
 # The bundled sleep model: tests about that model in particular (its training, its accuracy)
 # run only when model/ holds it.
 IS_SLEEP_MODEL = MODEL.name == "sleep-advice" and MODEL.training.get("script") == "model/train.py"
-NOT_THE_SLEEP_MODEL = f"model/ holds {MODEL.name!r}, not the bundled sleep-advice model"
+NOT_THE_SLEEP_MODEL = f"the model under test is {MODEL.name!r}, not the bundled sleep-advice model"
 
 SAMPLE: GoldenExample = GOLDEN.examples[0]
 # One valid instance (the first golden request) and the advice the model gives it.
@@ -56,6 +61,20 @@ def private_instance() -> dict[str, Any]:
         instance[spec.name] = (round(middle) if spec.type == "integer"
                                else round(middle, 3) + 0.000123)
     return instance
+
+
+def largest_batch(instance: dict[str, Any] | None = None) -> int:
+    """The most copies of `instance` (the sample by default) one request may carry: the batch
+    limit, or fewer where the body limit is reached first (a wide model's nights are larger)."""
+    one = len(_body({"instances": [instance or SAMPLE_INSTANCE]}))
+    each = len(_body({"instances": [instance or SAMPLE_INSTANCE] * 2})) - one
+    fits = 1 + (SETTINGS.max_body_bytes - one) // each
+    return min(SETTINGS.max_batch_instances, fits)
+
+
+def full_batch() -> list[dict[str, Any]]:
+    """The largest batch of the sample instance the service accepts."""
+    return [copy.deepcopy(SAMPLE_INSTANCE) for _ in range(largest_batch())]
 
 
 def chalice_environment() -> dict[str, str]:
@@ -144,10 +163,7 @@ def _common_cases() -> list[BadRequest]:
         ),
         BadRequest("empty-batch", _body({"instances": []}), 400, "InvalidRequest", "instances",
                    "too_short"),
-        BadRequest(
-            "oversize-batch", _body({"instances": [SAMPLE_INSTANCE] * 101}),
-            400, "InvalidRequest", "instances", "too_long",
-        ),
+        *_oversize_batch(),
         BadRequest("no-instance", _body({}), 400, "InvalidRequest", "body", "value_error"),
         BadRequest(
             "null-features", _body({"features": None}), 400, "InvalidRequest", "body",
@@ -169,6 +185,16 @@ def _common_cases() -> list[BadRequest]:
             413, "PayloadTooLarge",
         ),
     ]
+
+
+def _oversize_batch() -> list[BadRequest]:
+    # One instance over the batch limit, if such a body still fits the body limit; the
+    # smallest instance keeps it small (a wide model's full batch may not fit it otherwise).
+    limit = SETTINGS.max_batch_instances
+    body = _body({"instances": [SAMPLE_INSTANCE] * (limit + 1)})
+    if len(body) > SETTINGS.max_body_bytes:
+        return []
+    return [BadRequest("oversize-batch", body, 400, "InvalidRequest", "instances", "too_long")]
 
 
 def _number_cases(name: str) -> list[BadRequest]:

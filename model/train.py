@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from chalicelib.metadata import AdviceClass, FeatureSpec, ModelMetadata, Monitoring
-from chalicelib.packaging import save_model
+from chalicelib.saving import save_model
 
 MODEL_NAME = "sleep-advice"
 MODEL_VERSION = "1.0.0"

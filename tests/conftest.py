@@ -20,13 +20,12 @@ import pytest
 from chalice.test import Client
 from hypothesis import settings
 
-from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.container_image import ImageBuild, build_image, image_layout_of
 from harness.lambda_runtime import ImageLayout
-from harness.samples import SAMPLE_INSTANCE, chalice_environment
+from harness.samples import MODEL_DIR, SAMPLE_INSTANCE, chalice_environment
 
 # `make test-fast` trades example counts for speed; `make test` (and CI) runs them all.
 settings.register_profile("fast", max_examples=25, deadline=None)
@@ -44,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def model_copy(tmp_path: Path) -> Path:
     """A writable copy of the bundled model directory, for breaking on purpose."""
     for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
-        shutil.copy(BUNDLED_MODEL_DIR / name, tmp_path / name)
+        shutil.copy(MODEL_DIR / name, tmp_path / name)
     return tmp_path
 
 

@@ -8,7 +8,6 @@ credentials, Slack ids and e-mail addresses from context.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk import aws_logs as logs
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chalicelib import contract
 
 # The Chalice app, the Dockerfile and the model sit at the repository root.
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = contract.PROJECT_ROOT
 
 CONTEXT_KEYS = (
     "stage", "memory_size_mb", "timeout_seconds", "reserved_concurrency",

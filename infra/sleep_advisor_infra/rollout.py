@@ -24,7 +24,7 @@ from constructs import Construct
 
 from chalicelib import contract
 from chalicelib.metadata import ModelMetadata
-from chalicelib.rollout import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
+from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
 from sleep_advisor_infra.chalice_app import FUNCTION_ID, ChaliceApp
 from sleep_advisor_infra.function import FunctionImage
 from sleep_advisor_infra.monitoring import (
@@ -42,7 +42,7 @@ VERSION_REF = f"{FUNCTION_ID}.Version"
 ALIAS_ID = f"{FUNCTION_ID}Alias{ALIAS}"
 DEPLOYMENT_APPLICATION = "ServerlessDeploymentApplication"
 DEPLOYMENT_GROUP = f"{FUNCTION_ID}DeploymentGroup"
-HOOK_COMMAND = "chalicelib.rollout.pre_traffic"
+HOOK_COMMAND = "chalicelib.pre_traffic_hook.handler"
 # The rollout alarms' windows: short enough to fire, and to be acted on, within a 10-minute
 # canary (CloudWatch evaluates a 1-minute alarm about a minute after the minute ends).
 ERRORS_PERIOD = Duration.minutes(1)

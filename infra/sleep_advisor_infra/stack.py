@@ -10,9 +10,10 @@ from typing import Any
 from aws_cdk import Annotations, CfnOutput, Stack
 from constructs import Construct
 
-from chalicelib.config import BUNDLED_MODEL_DIR, setting_variable
+from chalicelib.config import setting_variable
+from chalicelib.contract import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ModelMetadata
-from chalicelib.serving import ModelLoadError, load_served_model
+from chalicelib.model_package import ModelLoadError, load_model_package
 from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
@@ -25,36 +26,40 @@ from sleep_advisor_infra.users import AppUsers
 
 
 @functools.cache
-def shipped_model() -> ModelMetadata:
+def shipped_model(model_dir: Path) -> ModelMetadata:
+    """The metadata of the model in `model_dir`, once it has loaded as the function loads it."""
     try:
-        return load_served_model(BUNDLED_MODEL_DIR).advisor.metadata
+        return load_model_package(model_dir).advisor.metadata
     except ModelLoadError as error:
-        raise SystemExit(f"model/ cannot be deployed: {error}") from None
+        raise SystemExit(f"{model_dir} cannot be deployed: {error}") from None
 
 
-def _warn_if_another_model_is_configured(stack: Stack, model: ModelMetadata) -> None:
+def _warn_if_another_model_is_configured(stack: Stack, model_dir: Path,
+                                         model: ModelMetadata) -> None:
     # The variable moves `chalice local` and the tests to another model; the image always
     # ships model/. Say so rather than let a deploy silently ship a different model.
     variable = setting_variable("model_dir")
     configured = os.environ.get(variable)
-    if configured and Path(configured).resolve() != BUNDLED_MODEL_DIR.resolve():
+    if configured and Path(configured).resolve() != model_dir.resolve():
         Annotations.of(stack).add_warning_v2(
             "sleep-advisor:model-dir",
-            f"{variable}={configured} is not deployed: the image ships model/ "
+            f"{variable}={configured} is not deployed: the image ships {model_dir.name}/ "
             f"({model.name} {model.version}). Copy the model into model/ to deploy it.",
         )
 
 
 class SleepAdvisorStack(Stack):
+    """`model_dir` is the model the stage serves: model/, which the Dockerfile copies into the
+    image (the tests describe another model under test with it)."""
+
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig,
-                 **kwargs: Any) -> None:
+                 model_dir: Path = BUNDLED_MODEL_DIR, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # The model the image ships (model/, as the Dockerfile copies it): its features shape
-        # the gateway's request model, its name, version and classes the dashboard and alarms.
-        # It is loaded and asked its golden questions here, so a model that could not serve
-        # fails `cdk synth` and `cdk deploy` before an image is built or pushed.
-        model = shipped_model()
-        _warn_if_another_model_is_configured(self, model)
+        # Its features shape the gateway's request model, its name, version and classes the
+        # dashboard and alarms. It is loaded and asked its golden questions here, so a model
+        # that could not serve fails `cdk synth` and `cdk deploy` before an image is built.
+        model = shipped_model(model_dir)
+        _warn_if_another_model_is_configured(self, model_dir, model)
 
         users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)
         function = FunctionImage(self, "Function", log_retention=config.log_retention)

@@ -20,6 +20,8 @@ from harness.samples import (
     GOLDEN,
     MODEL,
     SAMPLE_ADVICE,
+    full_batch,
+    largest_batch,
     private_instance,
 )
 from harness.service import post_predict
@@ -88,13 +90,13 @@ def test_full_batch_keeps_every_probability(
     client: Client, service_output: ServiceOutput, instance: dict[str, Any]
 ) -> None:
     with service_output.capturing():
-        post_predict(client, {"instances": [instance] * 100})
+        post_predict(client, {"instances": full_batch()})
 
     probability_values = [
         value for m in emitted_metrics(emf_blobs(service_output.text()))
         if m.name == "PredictionProbability" for value in m.values
     ]
-    assert len(probability_values) == 100
+    assert len(probability_values) == largest_batch() > 1
 
 
 def test_rejected_request_is_logged_without_values(
@@ -232,7 +234,7 @@ def test_metrics_failure_never_fails_a_prediction(
 ) -> None:
     stream = _BrokenStdout(STDOUT_FAULTS[fault])
     with contextlib.redirect_stdout(stream):
-        failed = post_predict(client, {"instances": [instance] * 100})
+        failed = post_predict(client, {"instances": full_batch()})
     with service_output.capturing():
         after = post_predict(client, {"features": instance})
 

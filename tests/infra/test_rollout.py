@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from sleep_advisor_infra.rollout import ALIAS, ALIAS_ID, HOOK_COMMAND
 
 from chalicelib import contract
-from chalicelib.rollout import NEW_VERSION_VARIABLE
+from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE
 from harness.cdk import Synthesis
 from harness.checks import sam_transform
 from harness.lambda_metrics import LAMBDA_METRIC_DIMENSIONS

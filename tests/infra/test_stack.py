@@ -6,14 +6,13 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from aws_cdk.assertions import Template
 
 from chalicelib.metadata import GOLDEN_FILENAME
 from harness.cdk import Synthesis, in_process_synth
-from harness.samples import MODEL
+from harness.samples import MODEL, MODEL_DIR
 from harness.templates import resource
 
 
@@ -70,16 +69,16 @@ def test_synthesis_leaves_the_environment_as_it_found_it(tmp_path: Path) -> None
 
 
 def test_synthesis_says_the_image_ships_model_not_the_configured_directory(
-    tmp_path: Path, second_model_dir: Path, synthesis: Synthesis, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, model_copy: Path, synthesis: Synthesis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SLEEP_ADVISOR_MODEL_DIR", str(second_model_dir))
+    monkeypatch.setenv("SLEEP_ADVISOR_MODEL_DIR", str(model_copy))
 
     elsewhere = in_process_synth(tmp_path)
 
-    assert (f"SLEEP_ADVISOR_MODEL_DIR={second_model_dir} is not deployed: the image ships "
-            f"model/ ({MODEL.name} {MODEL.version})") in elsewhere.output
+    assert (f"SLEEP_ADVISOR_MODEL_DIR={model_copy} is not deployed: the image ships "
+            f"{MODEL_DIR.name}/ ({MODEL.name} {MODEL.version})") in elsewhere.output
     assert "SLEEP_ADVISOR_MODEL_DIR" not in synthesis.output
-    # What is deployed is model/'s: the gateway's request model has its features.
+    # What is deployed is the stack's model: the gateway's request model has its features.
     assert elsewhere.template == synthesis.template
 
 
@@ -88,10 +87,5 @@ def test_a_model_that_cannot_serve_stops_synthesis(model_copy: Path) -> None:
 
     golden = model_copy / GOLDEN_FILENAME
     golden.write_text(golden.read_text() + " ")
-    stack.shipped_model.cache_clear()
-    try:
-        with mock.patch.object(stack, "BUNDLED_MODEL_DIR", model_copy), \
-                pytest.raises(SystemExit, match=f"model/ cannot be deployed: {golden}: sha256"):
-            stack.shipped_model()
-    finally:
-        stack.shipped_model.cache_clear()
+    with pytest.raises(SystemExit, match=f"{model_copy} cannot be deployed: {golden}: sha256"):
+        stack.shipped_model(model_copy)

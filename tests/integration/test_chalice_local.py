@@ -15,7 +15,15 @@ from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, ModelMetadat
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.emf import emf_blobs, emitted_metrics
-from harness.samples import BAD_REQUESTS, JSON, MODEL, SAMPLE_ADVICE, BadRequest, assert_rejected
+from harness.samples import (
+    BAD_REQUESTS,
+    JSON,
+    MODEL,
+    SAMPLE_ADVICE,
+    BadRequest,
+    assert_rejected,
+    full_batch,
+)
 
 
 def test_predict_answers_over_http(chalice_local: ChaliceLocal, instance: dict[str, Any]) -> None:
@@ -27,13 +35,14 @@ def test_predict_answers_over_http(chalice_local: ChaliceLocal, instance: dict[s
     assert prediction["advice_id"] == SAMPLE_ADVICE
 
 
-def test_batch_answers_over_http(chalice_local: ChaliceLocal, instance: dict[str, Any]) -> None:
-    body = json.dumps({"instances": [instance] * 100}).encode()
+def test_batch_answers_over_http(chalice_local: ChaliceLocal) -> None:
+    batch = full_batch()
+    body = json.dumps({"instances": batch}).encode()
 
     answer = chalice_local.request("POST", "/predict", body, JSON)
 
     assert answer.status == 200
-    assert len(answer.json()["predictions"]) == 100
+    assert len(answer.json()["predictions"]) == len(batch) > 1
 
 
 @pytest.mark.parametrize("case", BAD_REQUESTS, ids=lambda case: case.id)

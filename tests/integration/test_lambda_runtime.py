@@ -19,6 +19,7 @@ from sleep_advisor_infra.rollout import HOOK_COMMAND
 from chalicelib import rollout
 from chalicelib.golden import read_golden
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
+from chalicelib.proxy_event import api_gateway_event
 from harness.container_image import (
     build_image,
     context_with_model,
@@ -26,12 +27,7 @@ from harness.container_image import (
     without_service_bytecode,
 )
 from harness.emf import emf_blobs, emitted_metrics
-from harness.lambda_runtime import (
-    ImageLayout,
-    LambdaFunction,
-    api_gateway_event,
-    dev_shm_is_modelled,
-)
+from harness.lambda_runtime import ImageLayout, LambdaFunction, dev_shm_is_modelled
 from harness.logs_insights import json_lines
 from harness.samples import JSON, MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE, chalice_environment
 
@@ -300,5 +296,5 @@ def test_the_image_compiles_nothing_at_start_up(image_layout: ImageLayout, tmp_p
 
     assert compiled["image"] == []
     assert "app.py" in compiled["without"]
-    assert "chalicelib/serving.py" in compiled["without"]
+    assert "chalicelib/model_package.py" in compiled["without"]
     assert all(s == "app.py" or s.startswith("chalicelib/") for s in compiled["without"])

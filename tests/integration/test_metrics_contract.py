@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.proxy_event import api_gateway_event
 from harness.cdk import Synthesis
 from harness.checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
 from harness.emf import emf_blobs, emitted_metrics
-from harness.lambda_runtime import ImageLayout, LambdaFunction, api_gateway_event
+from harness.lambda_runtime import ImageLayout, LambdaFunction
 from harness.logs_insights import (
     PLATFORM_LINES,
     dashboard_queries,

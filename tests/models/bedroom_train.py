@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from chalicelib.metadata import AdviceClass, FeatureSpec, ModelMetadata
-from chalicelib.packaging import save_model
+from chalicelib.saving import save_model
 
 OUTPUT_DIR = Path(__file__).resolve().parent / "bedroom"
 SEED = 7

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.advisor import ModelLoadError, SleepAdvisor
-from chalicelib.config import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
-from harness.samples import MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE
+from chalicelib.model_package import ModelLoadError, load_model_package
+from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE
 
 
 def edit_metadata(model_dir: Path, **changes: object) -> None:
@@ -21,7 +20,7 @@ def edit_metadata(model_dir: Path, **changes: object) -> None:
 
 
 def test_bundled_model_loads_and_answers_in_metadata_class_order() -> None:
-    advisor = SleepAdvisor.load(BUNDLED_MODEL_DIR)
+    advisor = load_model_package(MODEL_DIR).advisor
 
     [advice] = advisor.advise([[SAMPLE_INSTANCE[name] for name in MODEL.feature_names]])
 
@@ -34,14 +33,14 @@ def test_missing_artifact_refuses_to_load(model_copy: Path) -> None:
     (model_copy / ARTIFACT_FILENAME).unlink()
 
     with pytest.raises(ModelLoadError, match=f"{ARTIFACT_FILENAME}: model artifact is missing"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_missing_metadata_refuses_to_load(model_copy: Path) -> None:
     (model_copy / METADATA_FILENAME).unlink()
 
     with pytest.raises(ModelLoadError, match=f"{METADATA_FILENAME}: metadata file is missing"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_truncated_artifact_refuses_to_load(model_copy: Path) -> None:
@@ -50,7 +49,7 @@ def test_truncated_artifact_refuses_to_load(model_copy: Path) -> None:
     artifact.write_bytes(content[: len(content) // 2])
 
     with pytest.raises(ModelLoadError, match=r"sha256 .* does not match .* truncated"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_tampered_artifact_refuses_to_load(model_copy: Path) -> None:
@@ -60,21 +59,21 @@ def test_tampered_artifact_refuses_to_load(model_copy: Path) -> None:
     artifact.write_bytes(bytes(content))
 
     with pytest.raises(ModelLoadError, match=f"{ARTIFACT_FILENAME}: sha256"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_other_scikit_learn_version_refuses_to_load(model_copy: Path) -> None:
     edit_metadata(model_copy, sklearn_version="0.24.2")
 
     with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 0\.24\.2 but"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_invalid_metadata_refuses_to_load(model_copy: Path) -> None:
     edit_metadata(model_copy, classes=[{"id": "only_one", "advice": "x"}])
 
     with pytest.raises(ModelLoadError, match="metadata is invalid"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_metadata_classes_must_match_the_estimator(model_copy: Path) -> None:
@@ -83,7 +82,7 @@ def test_metadata_classes_must_match_the_estimator(model_copy: Path) -> None:
     (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
 
     with pytest.raises(ModelLoadError, match=r"estimator classes .* do not match"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
@@ -95,7 +94,7 @@ def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
     with pytest.raises(ModelLoadError, match=(
             rf"estimator expects {features} features, the metadata describes {features - 1}"
             r"|fitted on the columns")):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)
 
 
 def test_unpicklable_artifact_with_matching_hash_refuses_to_load(model_copy: Path) -> None:
@@ -106,4 +105,4 @@ def test_unpicklable_artifact_with_matching_hash_refuses_to_load(model_copy: Pat
     edit_metadata(model_copy, artifact_sha256=sha256_of(artifact))
 
     with pytest.raises(ModelLoadError, match="cannot be unpickled"):
-        SleepAdvisor.load(model_copy)
+        load_model_package(model_copy)

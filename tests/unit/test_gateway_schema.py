@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.config import BUNDLED_MODEL_DIR, Settings
-from chalicelib.metadata import METADATA_FILENAME, ModelMetadata
+from chalicelib.config import Settings
+from chalicelib.metadata import ModelMetadata
 from chalicelib.schemas import RequestRejected, RequestSchema, gateway_request_schema
 from harness import REPO_ROOT, examples
 from harness.api_gateway import (
@@ -27,9 +27,9 @@ from harness.api_gateway import (
     gateway_refusal,
     strictest,
 )
-from harness.samples import BAD_REQUESTS, SAMPLE_INSTANCE, BadRequest
+from harness.samples import BAD_REQUESTS, MODEL_DIR, SAMPLE_INSTANCE, BadRequest, full_batch
 
-METADATA = ModelMetadata.model_validate_json((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
+METADATA = ModelMetadata.read(MODEL_DIR)
 SETTINGS = Settings()
 SCHEMA = gateway_request_schema(METADATA, SETTINGS.max_batch_instances)
 FUNCTION = RequestSchema(METADATA, max_batch_instances=SETTINGS.max_batch_instances,
@@ -88,7 +88,7 @@ def test_gateway_model_is_draft_4_and_claims_no_unsupported_check() -> None:
                        **{s.name: float(SAMPLE_INSTANCE[s.name]) for s in METADATA.features}}})
 @example({"features": {s.name: s.maximum for s in METADATA.features}})
 @example({"features": {s.name: s.minimum for s in METADATA.features}})
-@example({"instances": [SAMPLE_INSTANCE] * SETTINGS.max_batch_instances})
+@example({"instances": full_batch()})
 def test_the_gateway_never_refuses_a_request_the_function_accepts(document: dict[str, Any]) -> None:
     body = json.dumps(document)
     FUNCTION.parse(body)  # the generator only makes requests the function accepts

@@ -16,16 +16,12 @@ import pytest
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib.observability import BestEffortMetrics
+from harness.lambda_context import LambdaContext
 
 
 class _FullStdout(io.StringIO):
     def write(self, text: str) -> int:
         raise OSError(28, "No space left on device")
-
-
-class _Context:
-    function_name = "sleep-advisor-test"
-    aws_request_id = "request-1"
 
 
 def _handler(metrics: EphemeralMetrics) -> Callable[[Any, Any], str]:
@@ -40,13 +36,13 @@ def _handler(metrics: EphemeralMetrics) -> Callable[[Any, Any], str]:
 def test_plain_powertools_fails_an_answered_request_when_stdout_fails() -> None:
     # Why the adapter exists: log_metrics flushes after the handler answered.
     with contextlib.redirect_stdout(_FullStdout()), pytest.raises(OSError):
-        _handler(EphemeralMetrics(namespace="Test", service="svc"))({}, _Context())
+        _handler(EphemeralMetrics(namespace="Test", service="svc"))({}, LambdaContext())
 
 
 def test_the_adapter_answers_anyway_and_starts_the_next_request_clean() -> None:
     metrics = BestEffortMetrics(namespace="Test", service="svc")
     with contextlib.redirect_stdout(_FullStdout()):
-        assert _handler(metrics)({}, _Context()) == "answered"
+        assert _handler(metrics)({}, LambdaContext()) == "answered"
 
     assert metrics.metric_set == {}
 

@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from chalicelib import packaging
+from chalicelib import saving
 from chalicelib.advisor import ModelLoadError
 from chalicelib.golden import TOLERANCE
 from chalicelib.metadata import (
@@ -28,8 +28,9 @@ from chalicelib.metadata import (
     default_low_probability,
     sha256_of,
 )
-from chalicelib.packaging import ModelRejected, save_model
-from chalicelib.serving import load_served_model
+from chalicelib.model_package import load_model_package
+from chalicelib.saving import ModelRejected, save_model
+from harness.model_packages import package_differences
 from tests.models import bedroom_train
 
 ROOMS, LABELS = bedroom_train.generate_rooms(800, seed=1)
@@ -56,7 +57,7 @@ def test_a_dataframe_pipeline_is_served_the_dataframe_it_was_fitted_on(tmp_path:
     estimator = dataframe_pipeline()
 
     metadata = save(tmp_path, estimator)
-    served = load_served_model(tmp_path)
+    served = load_model_package(tmp_path)
 
     rows = X_TEST.iloc[:25]
     answers = served.advisor.advise(rows.to_numpy().tolist())
@@ -64,7 +65,7 @@ def test_a_dataframe_pipeline_is_served_the_dataframe_it_was_fitted_on(tmp_path:
     assert served.advisor.takes_dataframe
     for answer, probabilities in zip(answers, expected, strict=True):
         by_class = dict(zip(estimator.classes_, probabilities, strict=True))
-        assert answer.probabilities == pytest.approx(by_class, abs=1e-12)
+        assert answer.probabilities == pytest.approx(by_class, abs=TOLERANCE)
     assert metadata.estimator == "Pipeline(ColumnTransformer, LogisticRegression)"
     assert metadata.metrics.test_rows == len(Y_TEST)
 
@@ -73,26 +74,26 @@ def test_an_array_model_is_served_an_array(tmp_path: Path) -> None:
     estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X_TRAIN.to_numpy(), Y_TRAIN)
 
     save(tmp_path, estimator, held_out_features=X_TEST.to_numpy())
-    served = load_served_model(tmp_path)
+    served = load_model_package(tmp_path)
 
     [answer] = served.advisor.advise([X_TEST.iloc[0].tolist()])
     expected = estimator.predict_proba(X_TEST.to_numpy()[:1])[0]
     assert not served.advisor.takes_dataframe
     assert answer.probabilities == pytest.approx(
-        dict(zip(estimator.classes_, expected, strict=True)), abs=1e-12)
+        dict(zip(estimator.classes_, expected, strict=True)), abs=TOLERANCE)
 
 
 def test_golden_answers_cover_every_class_with_clear_winners(tmp_path: Path) -> None:
     save(tmp_path, dataframe_pipeline())
-    served = load_served_model(tmp_path)
+    served = load_model_package(tmp_path)
     examples = served.golden.examples
 
     assert {e.label for e in examples} == {c.id for c in bedroom_train.CLASSES}
-    assert len(examples) == packaging.GOLDEN_PER_CLASS * len(bedroom_train.CLASSES)
+    assert len(examples) == saving.GOLDEN_PER_CLASS * len(bedroom_train.CLASSES)
     assert served.golden.tolerance == TOLERANCE
     for example in examples:
         top, runner_up = sorted(example.answer.probabilities.values(), reverse=True)[:2]
-        assert top - runner_up >= packaging.GOLDEN_MIN_MARGIN
+        assert top - runner_up >= saving.GOLDEN_MIN_MARGIN
         assert set(example.request["features"]) == set(COLUMNS)
 
 
@@ -176,7 +177,7 @@ def test_a_golden_answer_altered_by_one_digit_is_refused(model_copy: Path) -> No
     golden.write_text(altered)
 
     with pytest.raises(ModelLoadError, match=f"{golden}: sha256 .* golden answers were changed"):
-        load_served_model(model_copy)
+        load_model_package(model_copy)
 
 
 def test_a_golden_answer_the_model_no_longer_gives_is_refused(model_copy: Path) -> None:
@@ -190,7 +191,7 @@ def test_a_golden_answer_the_model_no_longer_gives_is_refused(model_copy: Path) 
     with pytest.raises(ModelLoadError, match=(
             rf"golden example 1 of \d+ \(label '\w+'\): probability of '{class_id}' is "
             r"[0-9.e-]+, recorded [0-9.e-]+ \(tolerance 1e-06\); the model does not answer")):
-        load_served_model(model_copy)
+        load_model_package(model_copy)
 
 
 def test_features_reordered_in_the_metadata_are_refused(model_copy: Path) -> None:
@@ -202,7 +203,7 @@ def test_features_reordered_in_the_metadata_are_refused(model_copy: Path) -> Non
     # An array model answers the swapped columns differently (the golden answers catch it);
     # a DataFrame model's column names say so first.
     with pytest.raises(ModelLoadError, match=r"golden example \d+ of \d+|fitted on the columns"):
-        load_served_model(model_copy)
+        load_model_package(model_copy)
 
 
 def test_a_saved_model_that_cannot_answer_never_starts(tmp_path: Path) -> None:
@@ -216,7 +217,7 @@ def test_a_saved_model_that_cannot_answer_never_starts(tmp_path: Path) -> None:
 
     with pytest.raises(ModelLoadError, match=r"golden example 1 of 8 \(label '\w+'\): the model "
                                              r"failed to answer: ValueError"):
-        load_served_model(tmp_path)
+        load_model_package(tmp_path)
 
 
 def rehash(model_dir: Path, *, golden: str | None = None, artifact_sha256: str | None = None,
@@ -236,7 +237,7 @@ def rehash(model_dir: Path, *, golden: str | None = None, artifact_sha256: str |
 
 def test_check_prints_the_api_the_model_gets(capsys: pytest.CaptureFixture[str],
                                              second_model_dir: Path) -> None:
-    assert packaging.main(["check", str(second_model_dir)]) == 0
+    assert saving.main(["check", str(second_model_dir)]) == 0
 
     printed = capsys.readouterr().out
     metadata = ModelMetadata.read(second_model_dir)
@@ -253,7 +254,7 @@ def test_check_prints_the_api_the_model_gets(capsys: pytest.CaptureFixture[str],
 def test_check_fails_with_the_reason(capsys: pytest.CaptureFixture[str], model_copy: Path) -> None:
     (model_copy / GOLDEN_FILENAME).unlink()
 
-    assert packaging.main(["check", str(model_copy)]) == 1
+    assert saving.main(["check", str(model_copy)]) == 1
 
     assert "model check failed:" in capsys.readouterr().err
 
@@ -279,11 +280,8 @@ def test_the_second_models_training_script_reproduces_it(tmp_path: Path,
                                                          second_model_dir: Path) -> None:
     retrained = bedroom_train.train(tmp_path)
 
-    committed = ModelMetadata.read(second_model_dir)
-    assert retrained.model_dump(exclude={"artifact_sha256", "python_version"}) == (
-        committed.model_dump(exclude={"artifact_sha256", "python_version"}))
-    assert (tmp_path / GOLDEN_FILENAME).read_bytes() == (
-        second_model_dir / GOLDEN_FILENAME).read_bytes()
+    assert retrained.golden.examples == ModelMetadata.read(second_model_dir).golden.examples
+    assert package_differences(tmp_path, second_model_dir) == []
 
 
 def test_the_held_out_frame_and_array_forms_give_the_same_golden_answers(tmp_path: Path) -> None:
@@ -304,4 +302,4 @@ def test_metadata_that_misstates_the_models_input_is_refused(model_copy: Path) -
     (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
 
     with pytest.raises(ModelLoadError, match=f"the metadata says the model takes '{flipped}' input"):
-        load_served_model(model_copy)
+        load_model_package(model_copy)

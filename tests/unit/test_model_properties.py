@@ -10,13 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.advisor import SleepAdvisor
-from chalicelib.config import BUNDLED_MODEL_DIR, Settings
+from chalicelib.config import Settings
+from chalicelib.golden import TOLERANCE
 from chalicelib.metadata import FeatureSpec
+from chalicelib.model_package import load_model_package
 from chalicelib.schemas import RequestRejected, RequestSchema
 from harness import examples
+from harness.samples import MODEL_DIR
 
-ADVISOR = SleepAdvisor.load(BUNDLED_MODEL_DIR)
+ADVISOR = load_model_package(MODEL_DIR).advisor
 FEATURES = ADVISOR.metadata.features
 SCHEMA = RequestSchema(ADVISOR.metadata, max_batch_instances=Settings().max_batch_instances,
                        max_body_bytes=Settings().max_body_bytes)
@@ -39,7 +41,7 @@ def test_probabilities_form_a_distribution_and_the_advice_is_the_most_probable(
 ) -> None:
     [advice] = ADVISOR.advise([night])
 
-    assert math.isclose(sum(advice.probabilities.values()), 1.0, abs_tol=1e-6)
+    assert math.isclose(sum(advice.probabilities.values()), 1.0, abs_tol=TOLERANCE)
     assert all(0.0 <= p <= 1.0 for p in advice.probabilities.values())
     assert advice.probability == max(advice.probabilities.values())
     assert advice.probabilities[advice.advice_id] == advice.probability
@@ -60,7 +62,7 @@ def test_a_batch_answers_as_its_nights_one_by_one(nights: list[list[float]]) -> 
 
     assert [a.advice_id for a in batch] == [a.advice_id for a in singles]
     for together, alone in zip(batch, singles, strict=True):
-        assert together.probabilities == pytest.approx(alone.probabilities, abs=1e-12)
+        assert together.probabilities == pytest.approx(alone.probabilities, abs=TOLERANCE)
 
 
 def _invalid_value(spec: FeatureSpec) -> st.SearchStrategy[Any]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chalicelib.advisor import SleepAdvisor
-from chalicelib.config import BUNDLED_MODEL_DIR
-from harness.samples import IS_SLEEP_MODEL, NOT_THE_SLEEP_MODEL
+from chalicelib.model_package import load_model_package
+from harness.samples import IS_SLEEP_MODEL, MODEL_DIR, NOT_THE_SLEEP_MODEL
 
 # About the bundled sleep model and its training script: another model in model/ has neither.
 if not IS_SLEEP_MODEL:
@@ -16,7 +15,7 @@ from model import train
 
 
 def test_metadata_describes_features_classes_and_provenance() -> None:
-    metadata = SleepAdvisor.load(BUNDLED_MODEL_DIR).metadata
+    metadata = load_model_package(MODEL_DIR).advisor.metadata
 
     assert 4 <= len(metadata.classes) <= 6
     assert all(f.unit and f.description for f in metadata.features)

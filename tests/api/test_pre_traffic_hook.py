@@ -16,12 +16,11 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from chalice.local import LambdaContext
 
-from chalicelib import rollout
-from chalicelib.config import BUNDLED_MODEL_DIR
+from chalicelib import pre_traffic_hook
 from chalicelib.metadata import GOLDEN_FILENAME, METADATA_FILENAME, sha256_of
-from harness.samples import GOLDEN, MODEL
+from harness.lambda_context import LambdaContext
+from harness.samples import GOLDEN, MODEL, MODEL_DIR
 
 VERSION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:sleep-advisor-dev-APIHandler:7"
 TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:sleep-advisor-dev-alarms"
@@ -67,9 +66,9 @@ class FakeAws:
             return _response(), {"MessageId": "message-1"}
         raise AssertionError(f"unexpected AWS call {model.name}")
 
-    def run(self, model_dir: Path = BUNDLED_MODEL_DIR,
+    def run(self, model_dir: Path = MODEL_DIR,
             seconds_left: Callable[[], float] = lambda: 300.0) -> dict[str, str]:
-        return rollout.run_hook(
+        return pre_traffic_hook.run_hook(
             HOOK_EVENT, version_arn=VERSION_ARN, lambda_client=self.client("lambda"),
             codedeploy=self.client("codedeploy"), sns=self.client("sns"), topic_arn=TOPIC_ARN,
             stage="dev", model_dir=model_dir, seconds_left=seconds_left,
@@ -99,7 +98,7 @@ def real_function(app_module: ModuleType) -> Callable[[dict[str, Any]], dict[str
     """Lambda running the function's code: the app answers the event the hook sent."""
 
     def invoke(request: dict[str, Any]) -> dict[str, Any]:
-        return payload(app_module.app(request["Payload"], LambdaContext("sleep-advisor", 1024)))
+        return payload(app_module.app(request["Payload"], LambdaContext()))
 
     return invoke
 
@@ -199,7 +198,7 @@ def test_no_answer_in_time_fails_the_deployment() -> None:
 def test_the_hook_reports_before_it_runs_out_of_time(real_function: Any) -> None:
     aws = FakeAws(real_function)
 
-    result = aws.run(seconds_left=lambda: rollout.ANSWER_TIMEOUT_S)
+    result = aws.run(seconds_left=lambda: pre_traffic_hook.ANSWER_TIMEOUT_S)
 
     assert result["status"] == "Failed" and "ran out of time" in result["reason"]
     assert aws.invoked == [] and [r["status"] for r in aws.reported] == ["Failed"]
@@ -222,7 +221,7 @@ def test_the_hook_reads_no_scikit_learn() -> None:
     import sys
 
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, chalicelib.rollout; "
+        [sys.executable, "-c", "import sys, chalicelib.pre_traffic_hook; "
          "print(sorted(m for m in ('sklearn', 'numpy', 'joblib', 'app') if m in sys.modules))"],
         capture_output=True, text=True, check=True)
 

@@ -1,7 +1,7 @@
 """CodeDeploy's pre-traffic hook: a new version gives the model's golden answers through the
 real /predict route before any user traffic reaches it.
 
-The hook runs from the function's own image (another command, `chalicelib.rollout.pre_traffic`),
+The hook runs from the function's own image (another command, `chalicelib.pre_traffic_hook.handler`),
 so the golden answers it expects are those of the model the new version ships. CodeDeploy
 invokes it with the deployment's ids; it invokes the new version (its qualified ARN, in
 SLEEP_ADVISOR_NEW_VERSION) once per golden example with the API Gateway proxy event that
@@ -25,8 +25,16 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib import contract
-from chalicelib.golden import GoldenAnswer, GoldenAnswers, first_difference, read_golden
+from chalicelib.golden import (
+    GoldenAnswer,
+    GoldenAnswers,
+    GoldenExample,
+    NoAnswer,
+    first_moved_answer,
+    read_golden,
+)
 from chalicelib.metadata import ModelMetadata
+from chalicelib.proxy_event import api_gateway_event
 
 NEW_VERSION_VARIABLE = contract.ENVIRONMENT_PREFIX + "NEW_VERSION"
 TOPIC_VARIABLE = contract.ENVIRONMENT_PREFIX + "ALERTS_TOPIC"
@@ -35,7 +43,6 @@ STAGE_VARIABLE = contract.ENVIRONMENT_PREFIX + "STAGE"
 ANSWER_TIMEOUT_S = 29
 # Time kept back to report the verdict to CodeDeploy and on-call.
 REPORT_MARGIN_S = 10
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
 logger = Logger(service=contract.SERVICE_NAME)
 
@@ -52,32 +59,6 @@ class FunctionFailed(RuntimeError):
     """The new version raised, timed out inside Lambda, or could not start."""
 
 
-def proxy_event(request: Mapping[str, Any], request_id: str) -> dict[str, Any]:
-    """The REST API proxy event API Gateway sends the function for `POST /predict`."""
-    path = f"/{contract.API_STAGE_NAME}/predict"
-    return {
-        "resource": "/predict",
-        "path": "/predict",
-        "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/predict",
-            "httpMethod": "POST",
-            "path": path,
-            "stage": contract.API_STAGE_NAME,
-            "requestId": request_id,
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": json.dumps(request),
-        "isBase64Encoded": False,
-    }
-
-
 def check_version(invoke: Invoke, golden: GoldenAnswers, deployment_id: str,
                   seconds_left: Callable[[], float] = lambda: float("inf")) -> Verdict:
     """Ask every golden question through `invoke`; the first failure, or a pass.
@@ -85,28 +66,32 @@ def check_version(invoke: Invoke, golden: GoldenAnswers, deployment_id: str,
     Stops while the hook still has time to report: a hook that times out itself leaves
     CodeDeploy waiting an hour before it fails the deployment.
     """
-    total = len(golden.examples)
-    for number, example in enumerate(golden.examples, start=1):
-        where = f"golden example {number} of {total} (label {example.label!r})"
+
+    def ask_one(number: int, example: GoldenExample) -> GoldenAnswer:
         if seconds_left() < ANSWER_TIMEOUT_S + REPORT_MARGIN_S:
-            return Verdict(False, f"{where}: the hook ran out of time before asking it")
+            raise NoAnswer("the hook ran out of time before asking it")
+        event = api_gateway_event(
+            "POST", "/predict", json.dumps(example.request), {"Content-Type": "application/json"},
+            request_id=f"pre-traffic-{deployment_id}-{number}", user_agent="pre-traffic hook")
         try:
-            response = invoke(proxy_event(example.request, f"pre-traffic-{deployment_id}-{number}"))
+            response = invoke(event)
         except Exception as error:  # a timeout, a function error, an AWS error: all fail it
-            return Verdict(False, f"{where}: no answer: {error}")
+            raise NoAnswer(f"no answer: {error}") from None
         status = response.get("statusCode")
         if status != 200:
-            return Verdict(False, f"{where}: HTTP {status}: {str(response.get('body'))[:200]}")
+            raise NoAnswer(f"HTTP {status}: {str(response.get('body'))[:200]}")
         try:
             [prediction] = json.loads(response["body"])["predictions"]
-            answer = GoldenAnswer(advice_id=prediction["advice_id"],
-                                  probabilities=prediction["probabilities"])
+            return GoldenAnswer(advice_id=prediction["advice_id"],
+                                probabilities=prediction["probabilities"])
         except (KeyError, TypeError, ValueError) as error:
-            return Verdict(False, f"{where}: the answer is not a prediction: {error!r}")
-        difference = first_difference(example.answer, answer, golden.tolerance)
-        if difference is not None:
-            return Verdict(False, f"{where}: {difference}")
-    return Verdict(True, f"all {total} golden answers matched within {golden.tolerance}")
+            raise NoAnswer(f"the answer is not a prediction: {error!r}") from None
+
+    moved = first_moved_answer(golden, ask_one)
+    if moved is not None:
+        return Verdict(False, moved)
+    return Verdict(True, f"all {len(golden.examples)} golden answers matched within "
+                         f"{golden.tolerance}")
 
 
 def lambda_invoker(client: Any, version_arn: str) -> Invoke:
@@ -151,7 +136,7 @@ def notification(verdict: Verdict, *, stage: str, model: str, deployment_id: str
 
 def run_hook(
     event: Mapping[str, Any], *, version_arn: str, lambda_client: Any, codedeploy: Any,
-    sns: Any, topic_arn: str, stage: str, model_dir: Path = MODEL_DIR,
+    sns: Any, topic_arn: str, stage: str, model_dir: Path = contract.BUNDLED_MODEL_DIR,
     seconds_left: Callable[[], float] = lambda: float("inf"),
 ) -> dict[str, str]:
     """Check the version, report to CodeDeploy (always, exactly once), tell on-call on failure."""
@@ -182,7 +167,7 @@ def run_hook(
     return {"status": status, "reason": verdict.reason}
 
 
-def pre_traffic(event: dict[str, Any], context: Any) -> dict[str, str]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """The hook's Lambda entry point."""
     import botocore.session
     from botocore.config import Config

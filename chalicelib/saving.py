@@ -1,7 +1,7 @@
 """Saving a model the service can serve, and checking a model directory before it ships.
 
-    from chalicelib.packaging import save_model      # at the end of a training script
-    python -m chalicelib.packaging check model/      # or: make check-model MODEL_DIR=model
+    from chalicelib.saving import save_model      # at the end of a training script
+    python -m chalicelib.saving check model/      # or: make check-model MODEL_DIR=model
 
 `save_model` refuses what the service could not serve before anything is written, records the
 golden answers from the held-out data, then loads the result exactly as the function will and
@@ -26,7 +26,7 @@ import sklearn
 from sklearn.metrics import accuracy_score, f1_score
 
 from chalicelib import golden
-from chalicelib.advisor import ModelLoadError, SleepAdvisor, serving_problem
+from chalicelib.advisor import SleepAdvisor, serving_problem
 from chalicelib.golden import GoldenAnswers, GoldenExample
 from chalicelib.metadata import (
     ARTIFACT_FILENAME,
@@ -36,12 +36,13 @@ from chalicelib.metadata import (
     EvaluationMetrics,
     FeatureSpec,
     GoldenReference,
+    ModelLoadError,
     ModelMetadata,
     Monitoring,
     sha256_of,
 )
+from chalicelib.model_package import ModelPackage, load_model_package, unpickle
 from chalicelib.schemas import RequestSchema
-from chalicelib.serving import ServedModel, load_served_model
 
 # Golden examples per class, drawn from held-out rows of that class: enough to exercise every
 # class's path through the model, few enough to keep start-up fast (each is one predict call).
@@ -103,7 +104,7 @@ def save_model(
             "artifact_sha256": sha256_of(staging / ARTIFACT_FILENAME)})
         # The golden answers and the scores come from the artifact as the service loads it,
         # asked as the service asks: what is recorded is what a request would be answered.
-        advisor = SleepAdvisor(unverified, joblib.load(staging / ARTIFACT_FILENAME),
+        advisor = SleepAdvisor(unverified, unpickle(staging, unverified),
                                staging / ARTIFACT_FILENAME)
         answers = _golden_answers(advisor, rows, labels)
         names = draft.feature_names
@@ -119,7 +120,7 @@ def save_model(
             sha256=sha256_of(staging / GOLDEN_FILENAME), examples=len(answers.examples))})
         _write_metadata(staging, metadata)
         try:
-            load_served_model(staging)
+            load_model_package(staging)
         except ModelLoadError as error:
             raise ModelRejected(f"the saved model does not load as the service loads it: "
                                 f"{error}") from None
@@ -199,17 +200,17 @@ def _write_metadata(directory: Path, metadata: ModelMetadata) -> None:
         json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
 
 
-def describe(served: ServedModel) -> str:
+def describe(package: ModelPackage) -> str:
     """The API a model directory will get, as `make check-model` prints it."""
-    metadata = served.advisor.metadata
+    metadata = package.advisor.metadata
     lines = [
         f"{metadata.name} {metadata.version}: {metadata.description}",
         f"  {metadata.estimator}, scikit-learn {metadata.sklearn_version}, "
-        f"input as {'a DataFrame' if served.advisor.takes_dataframe else 'an array'}",
+        f"input as {'a DataFrame' if package.advisor.takes_dataframe else 'an array'}",
         f"  held-out accuracy {metadata.metrics.accuracy}, macro F1 {metadata.metrics.macro_f1} "
         f"({metadata.metrics.test_rows} rows)",
-        f"  golden answers: {len(served.golden.examples)} examples, all answered within "
-        f"{served.golden.tolerance}",
+        f"  golden answers: {len(package.golden.examples)} examples, all answered within "
+        f"{package.golden.tolerance}",
         f"  low-probability alarm below {metadata.low_probability_threshold}",
         "",
         "POST /predict features (JSON object, every field required):",
@@ -228,11 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("model_dir", type=Path)
     args = parser.parse_args(argv)
     try:
-        served = load_served_model(args.model_dir)
+        package = load_model_package(args.model_dir)
     except ModelLoadError as error:
         print(f"model check failed: {error}", file=sys.stderr)
         return 1
-    print(describe(served))
+    print(describe(package))
     return 0
 
 

@@ -1,0 +1,40 @@
+"""Comparing two model packages as the golden answers' contract allows: hashes and floats differ
+across CPUs (another SIMD path in exp/log changes the last bits), answers beyond the tolerance do
+not."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from chalicelib.golden import first_difference, read_golden
+from chalicelib.metadata import ModelMetadata
+
+# What a rebuild on another CPU or Python patch release may change without changing the model:
+# the pickle's bytes, the interpreter it was saved under, golden.json's bytes.
+_MACHINE_SPECIFIC = {"artifact_sha256": True, "python_version": True, "golden": {"sha256"}}
+
+
+def package_differences(retrained_dir: Path, committed_dir: Path) -> list[str]:
+    """Every way the retrained package differs from the committed one beyond the tolerance."""
+    retrained, committed = ModelMetadata.read(retrained_dir), ModelMetadata.read(committed_dir)
+    found = []
+    ours = retrained.model_dump(exclude=_MACHINE_SPECIFIC)
+    theirs = committed.model_dump(exclude=_MACHINE_SPECIFIC)
+    found += [f"metadata {key}: {ours.get(key)!r}, committed {theirs.get(key)!r}"
+              for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)]
+    new, old = read_golden(retrained_dir, retrained), read_golden(committed_dir, committed)
+    for number, (a, b) in enumerate(zip(new.examples, old.examples, strict=True), start=1):
+        where = f"golden example {number}"
+        if a.label != b.label or a.request.keys() != b.request.keys():
+            found.append(f"{where}: another request")
+            continue
+        for form, values in b.request.items():
+            for name, value in values.items():
+                if not math.isclose(a.request[form][name], value, rel_tol=1e-12,
+                                    abs_tol=new.tolerance):
+                    found.append(f"{where}: {name} = {a.request[form][name]!r}, committed {value!r}")
+        difference = first_difference(b.answer, a.answer, old.tolerance)
+        if difference is not None:
+            found.append(f"{where}: {difference}")
+    return found
