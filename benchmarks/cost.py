@@ -198,7 +198,7 @@ def _infra_importable() -> None:
 
 def read_stack(**context: Any) -> StackSettings:
     """Synthesize a stage in-process with `context` and count what it deploys."""
-    from chalicelib.config import BUNDLED_MODEL_DIR
+    from chalicelib.contract import BUNDLED_MODEL_DIR
     from chalicelib.metadata import ModelMetadata
     from harness.cdk import in_process_synth
     from harness.logs_insights import dashboard_queries

@@ -28,7 +28,7 @@ SLACK_CONTEXT = {
 }
 
 # A stage with every optional setting given, synthesized once for all the tests that read one.
-CONFIGURED_CONTEXT = {
+CONFIGURED_CONTEXT: dict[str, Any] = {
     **SLACK_CONTEXT,
     "stage": "prod", "memory_size_mb": "2048", "throttle_rate_per_second": "5",
     "throttle_burst": "10", "reserved_concurrency": "20", "max_batch_instances": "25",
@@ -98,15 +98,19 @@ def preserved_environment() -> Iterator[None]:
         os.environ.update(previous)
 
 
-def in_process_synth(workdir: Path, model_dir: Path = MODEL_DIR, **context: Any) -> Synthesis:
-    """The stack synthesized in this process with context overrides (no rule packs), for the
-    model under test (model/ unless SLEEP_ADVISOR_MODEL_DIR moves the suite).
+def in_process_synth(workdir: Path, *, model_dir: Path = MODEL_DIR, rule_packs: bool = False,
+                     **context: Any) -> Synthesis:
+    """The stack synthesized in this process with context overrides, for the model under test
+    (model/ unless SLEEP_ADVISOR_MODEL_DIR moves the suite). With `rule_packs`, cdk-nag runs as
+    in `cdk synth` and writes its acknowledgments into the template, for the checks after the
+    SAM transform.
 
     Chalice packages the app into ./chalice.out: here, inside `workdir`.
     """
     import aws_cdk as cdk
     from aws_cdk.assertions import Annotations, Match, Template
     from sleep_advisor_infra.config import StageConfig
+    from sleep_advisor_infra.nag import attach_rule_packs
     from sleep_advisor_infra.stack import SleepAdvisorStack
 
     started = time.monotonic()
@@ -117,6 +121,8 @@ def in_process_synth(workdir: Path, model_dir: Path = MODEL_DIR, **context: Any)
         app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context},
                       stack_traces=False, tree_metadata=False, analytics_reporting=False,
                       builtin_cloud_formation_validation=False)  # as infra/app.py
+        if rule_packs:
+            attach_rule_packs(app)
         config = StageConfig.from_context(app.node)
         stack = SleepAdvisorStack(app, config.stack_id, config=config, model_dir=model_dir,
                                   env=cdk.Environment(account=ACCOUNT, region=REGION))

@@ -115,6 +115,7 @@ class ImageBuild:
     copied_directories: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
     run_log: list[str] = field(default_factory=list)
+    dockerfile: Path = DOCKERFILE
 
     def host_path(self, image_path: str) -> Path:
         return self.root / image_path.lstrip("/")
@@ -191,7 +192,45 @@ def build_image(workdir: Path, dockerfile: Path = DOCKERFILE, context: Path = RE
                        commands=base_image_commands(workdir / "base-image-bin"))
     for instruction in instructions(dockerfile):
         build.follow(instruction, context)
+    build.dockerfile = dockerfile
     return build
+
+
+def rebuild_image(cached: ImageBuild, cached_context: Path, workdir: Path,
+                  context: Path) -> ImageBuild:
+    """`context` built as Docker would with `cached` (built from `cached_context`) in its layer
+    cache: RUN steps before the first COPY whose files differ are taken from the cache, every
+    step from there on runs for real.
+
+    The cache here is the cached build's final file system, not one snapshot per layer, so this
+    holds for a Dockerfile whose steps only add or overwrite files in the image (ours: installs,
+    COPY, bytecode; what it deletes is its own scratch space, which COPY brings back).
+    """
+    build = ImageBuild(root=workdir / "rootfs",
+                       commands=base_image_commands(workdir / "base-image-bin"))
+    # A real copy: the steps that run again overwrite files, which must not reach the cache.
+    shutil.copytree(cached.root, build.root, symlinks=True)
+    changed = False
+    for instruction in instructions(cached.dockerfile):
+        if not changed and instruction.keyword == "COPY":
+            *sources, _ = shlex.split(_expand(instruction.argument, build.environment))
+            changed = any(not _same_tree(cached_context / s, context / s) for s in sources)
+        if changed or instruction.keyword != "RUN":
+            # COPY again too (cheap): a later RUN may have deleted what it copied (our
+            # requirements under /tmp), which a per-layer cache would still have.
+            build.follow(instruction, context)
+        # else: a cached RUN, whose files are in the copied root
+    build.dockerfile = cached.dockerfile
+    return build
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    if a.is_dir() and b.is_dir():
+        names = {p.relative_to(a) for p in a.rglob("*") if "__pycache__" not in p.parts}
+        if names != {p.relative_to(b) for p in b.rglob("*") if "__pycache__" not in p.parts}:
+            return False
+        return all(_same_tree(a / n, b / n) for n in names if (a / n).is_file())
+    return a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
 
 
 def context_with_model(destination: Path, model_dir: Path) -> Path:

@@ -5,6 +5,7 @@ not."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from chalicelib.golden import first_difference, read_golden
@@ -12,7 +13,8 @@ from chalicelib.metadata import ModelMetadata
 
 # What a rebuild on another CPU or Python patch release may change without changing the model:
 # the pickle's bytes, the interpreter it was saved under, golden.json's bytes.
-_MACHINE_SPECIFIC = {"artifact_sha256": True, "python_version": True, "golden": {"sha256"}}
+_MACHINE_SPECIFIC: Mapping[str, bool | set[str]] = {
+    "artifact_sha256": True, "python_version": True, "golden": {"sha256"}}
 
 
 def package_differences(retrained_dir: Path, committed_dir: Path) -> list[str]:

@@ -69,11 +69,14 @@ def typical_request(model_card: dict[str, Any]) -> dict[str, Any]:
     return {"features": night}
 
 
-def stack_api_url(stage: str) -> str:
-    import boto3
+def stack_api_url(stage: str, cloudformation: Any = None) -> str:
+    """The stage's API URL from its stack's outputs (DescribeStacks)."""
+    if cloudformation is None:
+        import boto3
 
+        cloudformation = boto3.client("cloudformation")
     stack_name = contract.stack_name(stage)
-    [stack] = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    [stack] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if "ApiUrl" not in outputs:
         raise SmokeFailure(f"stack {stack_name} has no ApiUrl output: is it deployed?")

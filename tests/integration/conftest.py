@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cdk import SLACK_CONTEXT, Synthesis, cli_synth
+from harness.cdk import CONFIGURED_CONTEXT, Synthesis, cli_synth, in_process_synth
 
 
 @pytest.fixture(scope="session")
@@ -14,6 +14,8 @@ def cli_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
 
 
 @pytest.fixture(scope="session")
-def alerting_cli_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
-    """The stage with Slack and e-mail alerting configured."""
-    return cli_synth(tmp_path_factory.mktemp("cdk.out"), **SLACK_CONTEXT)
+def configured_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The stage with every optional setting (Slack and e-mail alerting included), synthesized
+    in-process: the checks after the SAM transform need its template, not the CLI again."""
+    return in_process_synth(tmp_path_factory.mktemp("synth"), rule_packs=True,
+                            **CONFIGURED_CONTEXT)

@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 from sleep_advisor_infra.rollout import HOOK_COMMAND
 
-from chalicelib import rollout
+from chalicelib import pre_traffic_hook
 from chalicelib.golden import read_golden
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
 from chalicelib.proxy_event import api_gateway_event
+from harness import REPO_ROOT
 from harness.container_image import (
-    build_image,
+    ImageBuild,
     context_with_model,
-    image_layout_of,
+    rebuild_image,
     without_service_bytecode,
 )
 from harness.emf import emf_blobs, emitted_metrics
@@ -228,12 +229,15 @@ def test_body_flagged_base64_that_is_not_is_a_400_through_the_runtime(
 
 
 def test_a_dataframe_model_gets_pandas_in_its_image_and_answers_as_recorded(
-    tmp_path_factory: pytest.TempPathFactory, second_model_dir: Path
+    tmp_path_factory: pytest.TempPathFactory, second_model_dir: Path, image_build: ImageBuild,
+    image_layout: ImageLayout,
 ) -> None:
-    # The second model (a DataFrame pipeline) in model/, built as `cdk deploy` would build it.
+    # The second model (a DataFrame pipeline) in model/, built as `cdk deploy` would build it
+    # after the bundled model's image: the runtime layer from Docker's cache, the rest again.
     workdir = tmp_path_factory.mktemp("dataframe-image")
     context = context_with_model(workdir / "context", second_model_dir)
-    layout = image_layout_of(build_image(workdir / "build", context=context), workdir / "runtime")
+    build = rebuild_image(image_build, REPO_ROOT, workdir / "build", context)
+    layout = dataclasses.replace(image_layout, task_root=build.host_path("/var/task"))
     second = ModelMetadata.read(second_model_dir)
     golden = read_golden(second_model_dir, second)
 
@@ -261,9 +265,9 @@ def test_the_pre_traffic_hook_runs_from_the_same_image_under_the_runtime_client(
     closed.close()
     hook = dataclasses.replace(image_layout, handler=HOOK_COMMAND)
     environment = {
-        rollout.NEW_VERSION_VARIABLE: "arn:aws:lambda:eu-central-1:123456789012:function:f:7",
-        rollout.TOPIC_VARIABLE: "arn:aws:sns:eu-central-1:123456789012:alerts",
-        rollout.STAGE_VARIABLE: "dev",
+        pre_traffic_hook.NEW_VERSION_VARIABLE: "arn:aws:lambda:eu-central-1:123456789012:function:f:7",
+        pre_traffic_hook.TOPIC_VARIABLE: "arn:aws:sns:eu-central-1:123456789012:alerts",
+        pre_traffic_hook.STAGE_VARIABLE: "dev",
         "AWS_ENDPOINT_URL": endpoint, "AWS_MAX_ATTEMPTS": "1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     }

@@ -8,13 +8,11 @@ the deployed function's environment variables from the CLI's template.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from chalicelib.proxy_event import api_gateway_event
 from harness.cdk import Synthesis
-from harness.checks import cfn_lint_errors, nag_violations, sam_transform, violations_in
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import ImageLayout, LambdaFunction
 from harness.logs_insights import (
@@ -83,13 +81,3 @@ def test_every_field_a_dashboard_query_reads_is_in_the_lines_written(
         for field, value in filters:
             assert any(has_field(line, field) and field_value(line, field) == value
                        for line in lines), f"{title!r}: no line has {field} = {value!r}"
-
-
-def test_alerting_stack_is_clean_for_cdk_nag_after_the_transform(
-    alerting_cli_synthesis: Synthesis, tmp_path: Path
-) -> None:
-    transformed = sam_transform(alerting_cli_synthesis.template)
-    report = nag_violations(alerting_cli_synthesis.template, transformed, tmp_path)
-
-    assert violations_in(report) == []
-    assert cfn_lint_errors(alerting_cli_synthesis.template) == []

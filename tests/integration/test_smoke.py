@@ -1,17 +1,18 @@
 """`make smoke` (infra/smoke.py) run against a real `chalice local`, and against a dead URL.
 
-The stage's URL normally comes from its CloudFormation outputs; that one AWS call is faked
-with moto. What API Gateway itself answers can only be seen on a real deployment.
+The stage's URL normally comes from its CloudFormation outputs; that one AWS call is answered by
+botocore's Stubber, which checks the request and the response against CloudFormation's API
+model. What API Gateway itself answers can only be seen on a real deployment.
 """
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 
-import boto3
+import botocore.session
 import pytest
 import smoke
-from moto import mock_aws
+from botocore.stub import Stubber
 
 from harness.chalice_local import ChaliceLocal, free_loopback_port
 
@@ -44,14 +45,18 @@ def test_smoke_needs_a_token_for_a_deployed_stage(capsys: pytest.CaptureFixture[
     assert "Cognito ID token" in capsys.readouterr().err
 
 
-@mock_aws
-def test_smoke_finds_the_api_url_in_the_stack_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    template = {
-        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"ApiUrl": {"Value": "https://abc123.execute-api.eu-central-1.amazonaws.com/api/"}},
-    }
-    boto3.client("cloudformation").create_stack(StackName="SleepAdvisor-prod",
-                                                TemplateBody=json.dumps(template))
+def test_smoke_finds_the_api_url_in_the_stack_outputs() -> None:
+    url = "https://abc123.execute-api.eu-central-1.amazonaws.com/api/"
+    cloudformation = botocore.session.get_session().create_client(
+        "cloudformation", region_name="eu-central-1", aws_access_key_id="testing",
+        aws_secret_access_key="testing")
+    with Stubber(cloudformation) as stubber:
+        stubber.add_response("describe_stacks", {"Stacks": [{
+            "StackName": "SleepAdvisor-prod", "CreationTime": datetime(2026, 12, 1, tzinfo=UTC),
+            "StackStatus": "UPDATE_COMPLETE",
+            "Outputs": [{"OutputKey": "AlarmTopicArn", "OutputValue": "arn:aws:sns:x"},
+                        {"OutputKey": "ApiUrl", "OutputValue": url}],
+        }]}, expected_params={"StackName": "SleepAdvisor-prod"})
 
-    assert smoke.stack_api_url("prod") == "https://abc123.execute-api.eu-central-1.amazonaws.com/api/"
+        assert smoke.stack_api_url("prod", cloudformation) == url
+        stubber.assert_no_pending_responses()

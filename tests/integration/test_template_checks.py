@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +39,17 @@ EXPECTED_ACKNOWLEDGMENTS = {
 @pytest.fixture(scope="module")
 def transformed(cli_synthesis: Synthesis) -> dict[str, Any]:
     return sam_transform(cli_synthesis.template)
+
+
+def test_the_configured_stage_is_clean_for_cfn_lint_and_cdk_nag_after_the_transform(
+    configured_synthesis: Synthesis, tmp_path: Path
+) -> None:
+    # Slack, e-mail, an existing user pool, reserved concurrency: resources the default lacks.
+    after = sam_transform(configured_synthesis.template)
+
+    assert cfn_lint_errors(configured_synthesis.template) == []
+    assert cfn_lint_errors(after) == []
+    assert violations_in(nag_violations(configured_synthesis.template, after, tmp_path)) == []
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from chalicelib import saving
-from chalicelib.advisor import ModelLoadError
 from chalicelib.golden import TOLERANCE
 from chalicelib.metadata import (
     ARTIFACT_FILENAME,
     GOLDEN_FILENAME,
     METADATA_FILENAME,
+    ModelLoadError,
     ModelMetadata,
     Monitoring,
     default_low_probability,
