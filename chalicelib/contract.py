@@ -37,6 +37,11 @@ PREDICTION_LOG: Final = "prediction"
 REJECTION_LOG: Final = "request rejected"
 MODEL_LOADED_LOG: Final = "model loaded"
 
+# NFR-5: every prediction, cold start included, within 10 s.
+LATENCY_OBJECTIVE_MS: Final = 10_000
+# API Gateway's REST integration timeout: an answer later than this reaches nobody.
+API_GATEWAY_TIMEOUT_S: Final = 29
+
 # Request limits. The stack hands the stage's values to the function (as these environment
 # variables) and to API Gateway's request model, so the two can never disagree.
 ENVIRONMENT_PREFIX: Final = "SLEEP_ADVISOR_"

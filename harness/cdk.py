@@ -21,7 +21,8 @@ INFRA_DIR = REPO_ROOT / "infra"
 STACK_NAME = "SleepAdvisor-dev"
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
-DEFAULT_CONTEXT: dict[str, Any] = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
+# cdk.json holds CDK's feature flags (stage defaults are StageConfig's): what every synth reads.
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
 SLACK_CONTEXT = {
     "slack_workspace_id": "T0123ABCD", "slack_channel_id": "C0456EFGH",
     "alarm_email": "oncall@example.com",
@@ -118,7 +119,7 @@ def in_process_synth(workdir: Path, *, model_dir: Path = MODEL_DIR, rule_packs: 
     with contextlib.chdir(workdir), preserved_environment():
         # Construct stack traces, tree.json and the CDKMetadata resource only cost time here;
         # the CLI synthesis (cli_synth) keeps CDK's defaults.
-        app = cdk.App(outdir=str(workdir / "cdk.out"), context={**DEFAULT_CONTEXT, **context},
+        app = cdk.App(outdir=str(workdir / "cdk.out"), context={**CDK_JSON_CONTEXT, **context},
                       stack_traces=False, tree_metadata=False, analytics_reporting=False,
                       builtin_cloud_formation_validation=False)  # as infra/app.py
         if rule_packs:

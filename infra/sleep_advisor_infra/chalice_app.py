@@ -20,6 +20,10 @@ from sleep_advisor_infra.config import REPO_ROOT, StageConfig
 FUNCTION_ID = "APIHandler"
 REST_API_ID = "RestAPI"
 INVOKE_PERMISSION_ID = "APIHandlerInvokePermission"
+# The alias API Gateway invokes; every deploy publishes a version and shifts it (rollout.py).
+LIVE_ALIAS = "live"
+# What SAM names from the function's logical id (resolved by the SAM transform).
+VERSION_REF = f"{FUNCTION_ID}.Version"
 
 
 class ImageOnlyChalice(Chalice):

@@ -1,6 +1,7 @@
 """Deployment settings, read from CDK context in this one place and validated.
 
-Every value has a default in cdk.json; override any with `-c name=value` on the command line.
+Every setting has its default and its meaning here, in StageConfig; override any with
+`-c name=value` on the command line (or in cdk.json's context, for a project's own defaults).
 Nothing account-specific lives in code: account and region come from the CDK CLI's
 credentials, Slack ids and e-mail addresses from context.
 """
@@ -19,13 +20,6 @@ from chalicelib import contract
 # The Chalice app, the Dockerfile and the model sit at the repository root.
 REPO_ROOT = contract.PROJECT_ROOT
 
-CONTEXT_KEYS = (
-    "stage", "memory_size_mb", "timeout_seconds", "reserved_concurrency",
-    "throttle_rate_per_second", "throttle_burst", "log_retention_days", "user_pool_arn",
-    "configure_api_gateway_logging_role", "slack_workspace_id", "slack_channel_id",
-    "alarm_email", "max_batch_instances", "deployment_preference", "trace_sampling_rate",
-    "dashboard",
-)
 # CodeDeploy's predefined configurations for Lambda (SAM's DeploymentPreference.Type).
 DEPLOYMENT_PREFERENCES = (
     "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
@@ -42,47 +36,70 @@ RETENTION = {
 
 
 class StageConfig(BaseModel):
-    """One deployment stage of the service."""
+    """One deployment stage of the service: every setting, its default and what it means.
+
+    The descriptions are the README's context table (a test keeps the two equal).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
-    # Chosen in docs/benchmarks.md: CPU is proportional to memory, and users wait on cold
-    # starts at every peak; the size is the largest step that still buys 100 ms of a cold
-    # start per extra cent a month.
-    memory_size_mb: int = Field(ge=128, le=10240)
-    # Below API Gateway's 29 s integration timeout and equal to the 10 s objective: an answer
-    # later than that has already failed the user, so the client may as well retry sooner.
-    timeout_seconds: int = Field(ge=3, le=25)
-    reserved_concurrency: int | None = Field(default=None, ge=1)
-    throttle_rate_per_second: float = Field(gt=0)
-    throttle_burst: int = Field(ge=1)
-    # Long enough to investigate an incident; short because logs may hold personal data.
-    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365]
-    # An existing Cognito user pool that the mobile app signs users in with; empty = the
-    # stack creates one.
-    user_pool_arn: str = ""
-    # API Gateway writes execution and access logs through one role per account and region;
-    # set to false when the account already has it configured.
-    configure_api_gateway_logging_role: bool = True
-    slack_workspace_id: str = ""
-    slack_channel_id: str = ""
-    alarm_email: str = ""
-    # The largest batch one request may carry: given to the function (as its setting) and to
-    # API Gateway's request model alike, so the two cannot disagree.
-    max_batch_instances: int = Field(default=contract.MAX_BATCH_INSTANCES, ge=1, le=100)
-    # How CodeDeploy shifts traffic to a new version: a canary by default (10 % of requests
-    # for 10 minutes, long enough for the rollout alarms' windows); AllAtOnce for a stage
-    # nobody depends on. The golden check before any traffic runs either way.
-    deployment_preference: str = "Canary10Percent10Minutes"
-    # The share of API requests X-Ray traces (a sampling rule on the API stage, which the
-    # function follows). X-Ray's default rule, one request a second and 5 % of the rest,
-    # traces about nine requests in ten at this traffic; one in twenty leaves on-call dozens
-    # of traces an hour at each peak for a twentieth of the price.
-    trace_sampling_rate: float = Field(default=0.05, ge=0, le=1)
-    # The CloudWatch dashboard ($3.00 a month at list price). A small beta may go without:
-    # the same Logs Insights queries stay saved in the account, and every alarm stays.
-    dashboard: bool = True
+    stage: str = Field(
+        default="dev", pattern=r"^[a-z][a-z0-9-]{0,19}$",
+        description="stack name `SleepAdvisor-<stage>`; deploy several stages side by side")
+    memory_size_mb: int = Field(
+        default=1769, ge=128, le=10240,
+        description="Lambda memory (and so CPU share: 1,769 MB is one full vCPU); chosen in "
+        "[docs/benchmarks.md](docs/benchmarks.md) by the cold start it buys per cent a month")
+    timeout_seconds: int = Field(
+        default=contract.LATENCY_OBJECTIVE_MS // 1000, ge=3,
+        le=contract.API_GATEWAY_TIMEOUT_S - 4,
+        description="Lambda timeout: the 10 s objective (an answer later than that has already "
+        "failed the user, who may as well retry), below API Gateway's 29 s")
+    reserved_concurrency: int | None = Field(
+        default=None, ge=1,
+        description="cap on concurrent executions (a new account may have too little to reserve)")
+    throttle_rate_per_second: float = Field(
+        default=50, gt=0, description="API stage throttling: steady requests per second")
+    throttle_burst: int = Field(
+        default=100, ge=1, description="API stage throttling: burst")
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = Field(
+        default=30,
+        description="retention of function, access and execution logs: long enough to "
+        "investigate an incident, short because logs may hold personal data")
+    max_batch_instances: int = Field(
+        default=contract.MAX_BATCH_INSTANCES, ge=1, le=contract.MAX_BATCH_INSTANCES,
+        description="the largest batch one `/predict` request may carry (1–100), given to the "
+        "function and to API Gateway's request model alike")
+    user_pool_arn: str = Field(
+        default="", description="trust an existing Cognito user pool that the mobile app signs "
+        "users in with instead of creating one")
+    configure_api_gateway_logging_role: bool = Field(
+        default=True,
+        description="set API Gateway's account-wide CloudWatch role (needed once per account "
+        "and region for access and execution logs; the role is retained when the stage is "
+        "destroyed, because every API in the region shares the setting); `false` if your "
+        "account already has one")
+    slack_workspace_id: str = Field(
+        default="", description="Slack workspace id, authorised once in the AWS Chatbot console "
+        "(see below)")
+    slack_channel_id: str = Field(default="", description="Slack channel for the alerts")
+    alarm_email: str = Field(default="", description="an e-mail address that also gets alerts")
+    deployment_preference: str = Field(
+        default="Canary10Percent10Minutes",
+        description="how CodeDeploy shifts traffic to a new version: any of CodeDeploy's "
+        "predefined Lambda configurations (`Canary10Percent5Minutes`, "
+        "`Linear10PercentEvery1Minute`, ...) or `AllAtOnce` for a stage nobody depends on; the "
+        "golden check before any traffic runs either way (see \"Rolling out a new model\")")
+    trace_sampling_rate: float = Field(
+        default=0.05, ge=0, le=1,
+        description="share of API requests X-Ray traces (a sampling rule on the stage, which "
+        "the function follows); X-Ray's default rule would trace nearly nine in ten at this "
+        "traffic")
+    dashboard: bool = Field(
+        default=True,
+        description="the CloudWatch dashboard ($3.00 a month at list price); `false` for a "
+        "small beta: every alarm stays, and the dashboard's queries stay saved in Logs "
+        "Insights (see \"What it costs\")")
 
     @field_validator("deployment_preference")
     @classmethod
@@ -113,10 +130,21 @@ class StageConfig(BaseModel):
         return contract.stage_namespace(self.stage)
 
     @classmethod
+    def readme_table(cls) -> str:
+        """The README's context table: one row per setting, its default and its meaning."""
+        rows = ["| context | default | meaning |", "|---|---|---|"]
+        for name, field in cls.model_fields.items():
+            default = field.default
+            shown = ("unset" if default is None else "empty" if default == "" else
+                     f"`{str(default).lower()}`" if isinstance(default, bool) else f"`{default}`")
+            rows.append(f"| `{name}` | {shown} | {field.description} |")
+        return "\n".join(rows)
+
+    @classmethod
     def from_context(cls, node: Node) -> StageConfig:
         # `-c key=value` arrives as a string; pydantic converts "1024" and "true" as needed.
         values: dict[str, Any] = {}
-        for key in CONTEXT_KEYS:
+        for key in cls.model_fields:
             value = node.try_get_context(key)
             if value is not None and value != "":
                 values[key] = value

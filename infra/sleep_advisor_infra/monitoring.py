@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Fn
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_logs as logs
@@ -21,37 +21,61 @@ from constructs import Construct
 
 from chalicelib import contract
 from chalicelib.metadata import ModelMetadata
+from sleep_advisor_infra.chalice_app import LIVE_ALIAS, VERSION_REF
 
-# NFR-5: every prediction, cold start included, within 10 s.
-LATENCY_OBJECTIVE_MS = 10_000
+OBJECTIVE_MS = contract.LATENCY_OBJECTIVE_MS
 LATENCY_ALARM_MS = 8_000  # "approaching" the objective
 ERROR_RATE_PERCENT = 5
 API_5XX_RATE = 0.05
 SILENT_HOURS = 12  # the two daily peaks are about 12 h apart: a whole missed peak
 FIVE_MINUTES = Duration.minutes(5)
+# The rollout alarms' windows: short enough to fire, and to be acted on, within a 10-minute
+# canary (CloudWatch evaluates a 1-minute alarm about a minute after the minute ends).
+ROLLOUT_ERRORS_PERIOD = Duration.minutes(1)
+ROLLOUT_PROBABILITY_PERIOD = Duration.minutes(5)
+# The rollout alarms' logical ids from when the Rollout construct created them.
+ROLLOUT_ALARM_IDS = {
+    "rollout-errors": "RolloutAlarmrollouterrorsE7F79F22",
+    "rollout-low-probability": "RolloutAlarmrolloutlowprobability0EBACB76",
+}
+GREATER_OR_EQUAL = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+LESS = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 # Lambda's report after each invocation, in the function's log group with the JSON log format;
 # only a cold start's report has initDurationMs.
 PLATFORM_REPORT = 'type = "platform.report"'
 COLD_START_REPORT = f"{PLATFORM_REPORT} and ispresent(record.metrics.initDurationMs)"
 
 
-AlarmDefinitions = dict[str, tuple[cloudwatch.IMetric, dict[str, object], str]]
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm: what it reads, when it fires, and the runbook line on-call reads in Slack."""
+
+    metric: cloudwatch.IMetric
+    threshold: float
+    comparison: cloudwatch.ComparisonOperator
+    evaluation_periods: int
+    treat_missing_data: cloudwatch.TreatMissingData
+    description: str
+    datapoints_to_alarm: int | None = None
 
 
-def notifying_alarms(scope: Construct, stage: str, definitions: AlarmDefinitions,
+def notifying_alarms(scope: Construct, stage: str, specs: dict[str, AlarmSpec],
                      topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-    """One alarm per definition (metric, settings, description), named
-    sleep-advisor-<stage>-<short name>, notifying `topic` on ALARM and on OK: on-call sees
-    recoveries too."""
+    """One alarm per spec, named sleep-advisor-<stage>-<short name>, notifying `topic` on ALARM
+    and on OK: on-call sees recoveries too."""
     notify = actions.SnsAction(topic)
     alarms = {}
-    for short_name, (metric, settings, description) in definitions.items():
+    for short_name, spec in specs.items():
         alarm = cloudwatch.Alarm(
             scope, f"Alarm-{short_name}",
             alarm_name=contract.resource_name(stage, short_name),
-            alarm_description=description,
-            metric=metric,
-            **settings,  # type: ignore[arg-type]
+            alarm_description=spec.description,
+            metric=spec.metric,
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            treat_missing_data=spec.treat_missing_data,
         )
         alarm.add_alarm_action(notify)
         alarm.add_ok_action(notify)
@@ -85,16 +109,16 @@ class LogQuery:
 
 
 class Monitoring(Construct):
-    """Attributes: `dashboard` (None when the stage goes without), `alarms` (by short name),
-    `log_queries` (by title, each also saved in the account: free, and there without the
-    dashboard).
+    """Every alarm and widget of a stage. Attributes: `dashboard` (None when the stage goes
+    without), `alarms` (the service's, by short name), `rollout_alarms` (the ones CodeDeploy
+    watches during a rollout, for Rollout), `log_queries` (by title, each also saved in the
+    account: free, and there without the dashboard).
     """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
         function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
-        metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic,
-        alias: str, rollout_alarms: list[cloudwatch.IAlarm], dashboard: bool = True,
+        metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic, dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
@@ -103,11 +127,13 @@ class Monitoring(Construct):
         self._api_name, self._api_stage_name = api_name, api_stage_name
         self._namespace = metrics_namespace
         self._model = model
-        self._alias = alias
-        self._rollout_alarms = rollout_alarms
+        # What users reach: the alias API Gateway invokes, whichever version it points to.
+        self._alias_dimensions = {"FunctionName": function_name,
+                                  "Resource": f"{function_name}:{LIVE_ALIAS}"}
         # The model's own threshold, or the default for its number of classes (metadata.py).
         self.low_probability = model.low_probability_threshold
         self.alarms = self._alarms(topic)
+        self.rollout_alarms = self._rollout_alarms(topic)
         self.log_queries = self._log_queries()
         for title, query in self.log_queries.items():
             logs.QueryDefinition(
@@ -128,10 +154,7 @@ class Monitoring(Construct):
     def lambda_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace="AWS/Lambda", metric_name=name, statistic=statistic, period=FIVE_MINUTES,
-            # What users reach: the alias API Gateway invokes, whichever version it points to.
-            dimensions_map={"FunctionName": self._function_name,
-                            "Resource": f"{self._function_name}:{self._alias}"},
-            label=label,
+            dimensions_map=self._alias_dimensions, label=label,
         )
 
     def api_metric(self, name: str, statistic: str, label: str | None = None,
@@ -164,59 +187,98 @@ class Monitoring(Construct):
             using_metrics={"invocations": invocations, "errors": errors},
             label="Function error rate (%)", period=FIVE_MINUTES,
         )
-        definitions: AlarmDefinitions = {
-            "function-errors": (error_rate, dict(
-                threshold=ERROR_RATE_PERCENT, evaluation_periods=3, datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ), f"At least {ERROR_RATE_PERCENT}% of invocations failed in Lambda (crash, timeout "
-               "or failed initialisation) in 2 of 3 five-minute periods. Check first: the "
-               "function's log group for 'Model failed to load' or ERROR lines, then the last "
-               "deploy (image, model artifact)."),
-            "latency-p99": (self.api_metric("Latency", "p99"), dict(
-                threshold=LATENCY_ALARM_MS, evaluation_periods=3, datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ), f"p99 API latency reached {LATENCY_ALARM_MS} ms, close to the "
-               f"{LATENCY_OBJECTIVE_MS} ms objective, in 2 of 3 five-minute periods. Check "
-               "first: the dashboard's init duration and cold starts (a burst of new "
-               "containers), then X-Ray traces filtered by annotation.model_version."),
-            "throttles": (self.lambda_metric("Throttles", "Sum"), dict(
-                threshold=1, evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ), "Lambda throttled invocations: users got errors because concurrency ran out. "
-               "Check first: concurrent executions on the dashboard against the reserved "
-               "concurrency and the account's limit; raise them or the API throttling."),
-            "api-5xx": (self.api_metric("5XXError", "Average"), dict(
-                threshold=API_5XX_RATE, evaluation_periods=3, datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ), f"At least {API_5XX_RATE:.0%} of API requests answered 5xx in 2 of 3 five-minute "
-               "periods. Check first: the function's ERROR log lines (unhandled exceptions "
-               "answer a generic 500), then Lambda errors and throttles."),
-            "low-probability": (self.prediction_probability(
-                "Average", period=Duration.minutes(15)), dict(
-                threshold=self.low_probability, evaluation_periods=2,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        at_least, below = GREATER_OR_EQUAL, LESS
+        quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
+        specs = {
+            "function-errors": AlarmSpec(
+                error_rate, ERROR_RATE_PERCENT, at_least, evaluation_periods=3,
+                datapoints_to_alarm=2, treat_missing_data=quiet_is_fine,
+                description=f"At least {ERROR_RATE_PERCENT}% of invocations failed in Lambda "
+                "(crash, timeout or failed initialisation) in 2 of 3 five-minute periods. Check "
+                "first: the function's log group for 'Model failed to load' or ERROR lines, "
+                "then the last deploy (image, model artifact)."),
+            "latency-p99": AlarmSpec(
+                self.api_metric("Latency", "p99"), LATENCY_ALARM_MS, at_least,
+                evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=quiet_is_fine,
+                description=f"p99 API latency reached {LATENCY_ALARM_MS} ms, close to the "
+                f"{OBJECTIVE_MS} ms objective, in 2 of 3 five-minute periods. "
+                "Check first: the dashboard's init duration and cold starts (a burst of new "
+                "containers), then X-Ray traces filtered by annotation.model_version."),
+            "throttles": AlarmSpec(
+                self.lambda_metric("Throttles", "Sum"), 1, at_least, evaluation_periods=1,
+                treat_missing_data=quiet_is_fine,
+                description="Lambda throttled invocations: users got errors because concurrency "
+                "ran out. Check first: concurrent executions on the dashboard against the "
+                "reserved concurrency and the account's limit; raise them or the API throttling."),
+            "api-5xx": AlarmSpec(
+                self.api_metric("5XXError", "Average"), API_5XX_RATE, at_least,
+                evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=quiet_is_fine,
+                description=f"At least {API_5XX_RATE:.0%} of API requests answered 5xx in 2 of 3 "
+                "five-minute periods. Check first: the function's ERROR log lines (unhandled "
+                "exceptions answer a generic 500), then Lambda errors and throttles."),
+            "low-probability": AlarmSpec(
+                self.prediction_probability("Average", period=Duration.minutes(15)),
+                self.low_probability, below, evaluation_periods=2,
                 # No predictions is not a model problem; the silence alarm covers it.
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ), f"Model {self._model.name} {self._model.version}: the average probability of its "
-               f"answers fell below {self.low_probability} for 30 minutes: it is unsure about "
-               "what users send, a sign of drift or of a client sending other units. Check "
-               f"first: '{self._classes_title}' for a shifted mix, then rejected requests and "
-               "the app release notes."),
-            "no-traffic": (self.api_metric("Count", "Sum", period=Duration.hours(1)), dict(
-                threshold=1, evaluation_periods=SILENT_HOURS, datapoints_to_alarm=SILENT_HOURS,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=quiet_is_fine,
+                description=f"Model {self._model.name} {self._model.version}: the average "
+                f"probability of its answers fell below {self.low_probability} for 30 minutes: "
+                "it is unsure about what users send, a sign of drift or of a client sending "
+                f"other units. Check first: '{self._classes_title}' for a shifted mix, then "
+                "rejected requests and the app release notes."),
+            "no-traffic": AlarmSpec(
+                self.api_metric("Count", "Sum", period=Duration.hours(1)), 1, below,
+                evaluation_periods=SILENT_HOURS, datapoints_to_alarm=SILENT_HOURS,
                 # API Gateway publishes no Count datapoint for an hour without requests:
                 # missing data is exactly the silence this alarm is for.
                 treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            ), f"No API request for {SILENT_HOURS} hours, a whole morning or evening peak. "
-               "Check first: /health from outside, the app's API URL and Cognito sign-in, "
-               "then API Gateway's access log for 4xx from every client."),
+                description=f"No API request for {SILENT_HOURS} hours, a whole morning or "
+                "evening peak. Check first: /health from outside, the app's API URL and Cognito "
+                "sign-in, then API Gateway's access log for 4xx from every client."),
         }
-        return notifying_alarms(self, self._stage, definitions, topic)
+        return notifying_alarms(self, self._stage, specs, topic)
+
+    def _rollout_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        """The alarms CodeDeploy watches while it shifts traffic to a new version (Rollout hands
+        them to the deployment preference): the new version's errors and the new model's
+        confidence."""
+        new_version_errors = cloudwatch.Metric(
+            namespace="AWS/Lambda", metric_name="Errors", statistic="Sum",
+            period=ROLLOUT_ERRORS_PERIOD,
+            # Lambda's dimensions for an invocation through an alias, per executed version.
+            dimensions_map={**self._alias_dimensions,
+                            "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string()},
+        )
+        model = self._model
+        # No traffic to the new version yet is not a failure.
+        quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
+        specs = {
+            "rollout-errors": AlarmSpec(
+                new_version_errors, 1, GREATER_OR_EQUAL, evaluation_periods=1,
+                treat_missing_data=quiet_is_fine,
+                description="The version being rolled out failed a request (an unhandled error, "
+                "a timeout or a crash) in the last minute; CodeDeploy rolls it back. Check "
+                "first: the function's ERROR log lines with that version's "
+                "function_request_id, then `make check-model` and the tests on the commit you "
+                "deployed."),
+            # The version being deployed is known at synth: its answers, and no other's.
+            "rollout-low-probability": AlarmSpec(
+                self.prediction_probability("Average", period=ROLLOUT_PROBABILITY_PERIOD),
+                model.low_probability_threshold, LESS, evaluation_periods=1,
+                treat_missing_data=quiet_is_fine,
+                description=f"Model {model.name} {model.version}: the average probability of "
+                f"its answers fell below {model.low_probability_threshold} over 5 minutes while "
+                "it was being rolled out; CodeDeploy rolls it back. Check first: its held-out "
+                "metrics in metadata.json against the previous model's, then the class mix."),
+        }
+        alarms = notifying_alarms(self, self._stage, specs, topic)
+        # Created by the Rollout construct before: their logical ids stay, or CloudFormation
+        # would replace them and fail on their fixed names.
+        for short_name, alarm in alarms.items():
+            child = alarm.node.default_child
+            assert isinstance(child, cloudwatch.CfnAlarm)
+            child.override_logical_id(ROLLOUT_ALARM_IDS[short_name])
+        return alarms
 
     # Dashboard -----------------------------------------------------------------------------
 
@@ -230,7 +292,7 @@ class Monitoring(Construct):
                 "max(record.metrics.maxMemoryUsedMB) as max_used_mb,"
                 " max(record.metrics.memorySizeMB) as configured_mb by bin(5m)",
             ),
-            f"Initialisation (cold-start) duration (ms), objective {LATENCY_OBJECTIVE_MS:,}": LogQuery(
+            f"Initialisation (cold-start) duration (ms), objective {OBJECTIVE_MS:,}": LogQuery(
                 f'({COLD_START_REPORT}) or message = "{contract.MODEL_LOADED_LOG}"',
                 "max(record.metrics.initDurationMs) as init_max_ms,"
                 " avg(record.metrics.initDurationMs) as init_avg_ms,"
@@ -252,7 +314,7 @@ class Monitoring(Construct):
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         objective = cloudwatch.HorizontalAnnotation(
-            value=LATENCY_OBJECTIVE_MS, label="10 s objective (NFR-5)",
+            value=OBJECTIVE_MS, label="10 s objective (NFR-5)",
             color=cloudwatch.Color.RED,
         )
         memory, initialisation, cold_starts, inference, rejected, class_mix = self.log_queries
@@ -310,8 +372,26 @@ class Monitoring(Construct):
             self.query_widget(rejected),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", width=8,
-                alarms=[*self.alarms.values(), *self._rollout_alarms],
+                alarms=[*self.alarms.values(), *self.rollout_alarms.values()],
             ),
         )
         dashboard.add_widgets(self.query_widget(class_mix))
+        dashboard.add_widgets(self._rollout_widget())
         return dashboard
+
+    def _rollout_widget(self) -> cloudwatch.GraphWidget:
+        """The canary: the version being deployed against all alias traffic."""
+        def alias_metric(name: str, label: str, version: bool) -> cloudwatch.Metric:
+            dimensions = dict(self._alias_dimensions)
+            if version:
+                dimensions["ExecutedVersion"] = Fn.get_att(VERSION_REF, "Version").to_string()
+            return cloudwatch.Metric(namespace="AWS/Lambda", metric_name=name, statistic="Sum",
+                                     period=ROLLOUT_ERRORS_PERIOD, dimensions_map=dimensions,
+                                     label=label)
+
+        return cloudwatch.GraphWidget(
+            title="Rollout: the version being deployed (per minute)", width=24,
+            left=[alias_metric("Invocations", "All requests (live alias)", version=False),
+                  alias_metric("Invocations", "Requests to the deployed version", version=True),
+                  alias_metric("Errors", "Errors of the deployed version", version=True)],
+        )

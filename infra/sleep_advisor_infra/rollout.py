@@ -25,46 +25,35 @@ from constructs import Construct
 from chalicelib import contract
 from chalicelib.metadata import ModelMetadata
 from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
-from sleep_advisor_infra.chalice_app import FUNCTION_ID, ChaliceApp
+from sleep_advisor_infra.chalice_app import FUNCTION_ID, LIVE_ALIAS, VERSION_REF, ChaliceApp
 from sleep_advisor_infra.function import FunctionImage
-from sleep_advisor_infra.monitoring import (
-    AlarmDefinitions,
-    notifying_alarms,
-    prediction_probability,
-)
 from sleep_advisor_infra.nag import acknowledge
 
-ALIAS = "live"
-# What SAM names from the function's logical id (resolved by the SAM transform).
-VERSION_REF = f"{FUNCTION_ID}.Version"
 # The alias's own logical id, as SAM names it: SAM resolves `APIHandler.Alias` in most places
 # but not inside an API's DefinitionBody, where API Gateway's integration URI lives.
-ALIAS_ID = f"{FUNCTION_ID}Alias{ALIAS}"
+ALIAS_ID = f"{FUNCTION_ID}Alias{LIVE_ALIAS}"
 DEPLOYMENT_APPLICATION = "ServerlessDeploymentApplication"
 DEPLOYMENT_GROUP = f"{FUNCTION_ID}DeploymentGroup"
 HOOK_COMMAND = "chalicelib.pre_traffic_hook.handler"
-# The rollout alarms' windows: short enough to fire, and to be acted on, within a 10-minute
-# canary (CloudWatch evaluates a 1-minute alarm about a minute after the minute ends).
-ERRORS_PERIOD = Duration.minutes(1)
-PROBABILITY_PERIOD = Duration.minutes(5)
 
 
 class Rollout(Construct):
-    """Attributes: `alarms` (by short name), `hook`, `deployment_role`."""
+    """`alarms` are the ones CodeDeploy watches while it shifts traffic (Monitoring's rollout
+    alarms). Attributes: `hook`, `deployment_role`."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, stage: str, app: ChaliceApp,
-        function_image: FunctionImage, model: ModelMetadata, metrics_namespace: str,
+        function_image: FunctionImage, model: ModelMetadata, alarms: dict[str, cloudwatch.IAlarm],
         topic: sns.ITopic, topic_key: kms.IKey, preference: str,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
         self._function_name = app.function_name
-        self.alarms = self._alarms(model, metrics_namespace, topic)
+        self.alarms = alarms
         self.hook = self._hook(function_image, topic, topic_key, log_retention)
         self.deployment_role = self._deployment_role()
-        app.function.add_property_override("AutoPublishAlias", ALIAS)
+        app.function.add_property_override("AutoPublishAlias", LIVE_ALIAS)
         # A new version for any change (memory, environment, image), not only new code: the
         # alias must never keep serving an old configuration.
         app.function.add_property_override("AutoPublishAliasAllProperties", True)
@@ -77,60 +66,6 @@ class Rollout(Construct):
         app.route_to(ALIAS_ID)
         # The SNS target also lets EventBridge use the topic's key (CDK adds that statement).
         self._notify_state_changes(model, topic)
-
-    # The new version's alarms -----------------------------------------------------------
-
-    def _alarms(self, model: ModelMetadata, namespace: str,
-                topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-        new_version_errors = cloudwatch.Metric(
-            namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", period=ERRORS_PERIOD,
-            # Lambda's dimensions for an invocation through an alias, per executed version.
-            dimensions_map={
-                "FunctionName": self._function_name,
-                "Resource": f"{self._function_name}:{ALIAS}",
-                "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string(),
-            },
-        )
-        # The version being deployed is known at synth: its answers, and no other's.
-        new_model_probability = prediction_probability(
-            namespace, model, "Average", PROBABILITY_PERIOD)
-        # No traffic to the new version yet is not a failure.
-        quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
-        definitions: AlarmDefinitions = {
-            "rollout-errors": (new_version_errors, dict(
-                threshold=1, evaluation_periods=1, treat_missing_data=quiet_is_fine,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            ), "The version being rolled out failed a request (an unhandled error, a timeout or "
-               "a crash) in the last minute; CodeDeploy rolls it back. Check first: the "
-               "function's ERROR log lines with that version's function_request_id, then "
-               "`make check-model` and the tests on the commit you deployed."),
-            "rollout-low-probability": (new_model_probability, dict(
-                threshold=model.low_probability_threshold, evaluation_periods=1,
-                treat_missing_data=quiet_is_fine,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            ), f"Model {model.name} {model.version}: the average probability of its answers "
-               f"fell below {model.low_probability_threshold} over 5 minutes while it was "
-               "being rolled out; CodeDeploy rolls it back. Check first: its held-out metrics "
-               "in metadata.json against the previous model's, then the class mix."),
-        }
-        return notifying_alarms(self, self._stage, definitions, topic)
-
-    def widget(self) -> cloudwatch.GraphWidget:
-        """The canary on the dashboard: the version being deployed against all alias traffic."""
-        def alias_metric(name: str, label: str, version: bool) -> cloudwatch.Metric:
-            dimensions = {"FunctionName": self._function_name,
-                          "Resource": f"{self._function_name}:{ALIAS}"}
-            if version:
-                dimensions["ExecutedVersion"] = Fn.get_att(VERSION_REF, "Version").to_string()
-            return cloudwatch.Metric(namespace="AWS/Lambda", metric_name=name, statistic="Sum",
-                                     period=ERRORS_PERIOD, dimensions_map=dimensions, label=label)
-
-        return cloudwatch.GraphWidget(
-            title="Rollout: the version being deployed (per minute)", width=24,
-            left=[alias_metric("Invocations", "All requests (live alias)", version=False),
-                  alias_metric("Invocations", "Requests to the deployed version", version=True),
-                  alias_metric("Errors", "Errors of the deployed version", version=True)],
-        )
 
     # The golden check before any traffic --------------------------------------------------
 
@@ -229,7 +164,7 @@ class Rollout(Construct):
             sid="ShiftTheLiveAlias",
             actions=["lambda:GetAlias", "lambda:UpdateAlias",
                      "lambda:GetProvisionedConcurrencyConfig"],
-            resources=[Fn.sub("${" + FUNCTION_ID + ".Arn}:" + ALIAS)],
+            resources=[Fn.sub("${" + FUNCTION_ID + ".Arn}:" + LIVE_ALIAS)],
         ))
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadTheRolloutAlarms", actions=["cloudwatch:DescribeAlarms"],

@@ -17,11 +17,11 @@ from chalicelib.model_package import ModelLoadError, load_model_package
 from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
-from sleep_advisor_infra.chalice_app import ChaliceApp
+from sleep_advisor_infra.chalice_app import LIVE_ALIAS, ChaliceApp
 from sleep_advisor_infra.config import StageConfig
 from sleep_advisor_infra.function import FunctionImage
 from sleep_advisor_infra.monitoring import Monitoring
-from sleep_advisor_infra.rollout import ALIAS, Rollout
+from sleep_advisor_infra.rollout import Rollout
 from sleep_advisor_infra.users import AppUsers
 
 
@@ -73,27 +73,23 @@ class SleepAdvisorStack(Stack):
             self, "Alerting", stage=config.stage, slack_workspace_id=config.slack_workspace_id,
             slack_channel_id=config.slack_channel_id, alarm_email=config.alarm_email,
         )
-        rollout = Rollout(
-            self, "Rollout", stage=config.stage, app=app, function_image=function, model=model,
-            metrics_namespace=config.metrics_namespace, topic=alerting.topic,
-            topic_key=alerting.key, preference=config.deployment_preference,
-            log_retention=config.log_retention,
-        )
         monitoring = Monitoring(
             self, "Monitoring", stage=config.stage, function_name=app.function_name,
             function_log_group=function.log_group, api_name=api.api_name,
             api_stage_name=api.stage_name, metrics_namespace=config.metrics_namespace,
-            model=model, topic=alerting.topic,
-            alias=ALIAS, rollout_alarms=list(rollout.alarms.values()),
-            dashboard=config.dashboard,
+            model=model, topic=alerting.topic, dashboard=config.dashboard,
+        )
+        rollout = Rollout(
+            self, "Rollout", stage=config.stage, app=app, function_image=function, model=model,
+            alarms=dict(monitoring.rollout_alarms), topic=alerting.topic, topic_key=alerting.key,
+            preference=config.deployment_preference, log_retention=config.log_retention,
         )
         if monitoring.dashboard is not None:
-            monitoring.dashboard.add_widgets(rollout.widget())
             CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
 
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API stage")
         CfnOutput(self, "FunctionName", value=app.function_name)
-        CfnOutput(self, "LiveAlias", value=ALIAS,
+        CfnOutput(self, "LiveAlias", value=LIVE_ALIAS,
                   description="The alias API Gateway invokes; each deploy shifts it to a new version")
         CfnOutput(self, "PreTrafficHookName", value=rollout.hook.function_name)
         CfnOutput(self, "AlarmTopicArn", value=alerting.topic.topic_arn)

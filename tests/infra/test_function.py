@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from aws_cdk.assertions import Template
+from sleep_advisor_infra.config import StageConfig
 
 from harness.api_gateway import API_GATEWAY_INTEGRATION_TIMEOUT_S
-from harness.cdk import DEFAULT_CONTEXT
 from harness.templates import resource
 
 
@@ -15,7 +15,7 @@ def test_function_settings(template: Template) -> None:
     function = resource(template, "APIHandler")
     properties = function["Properties"]
 
-    assert properties["MemorySize"] == DEFAULT_CONTEXT["memory_size_mb"]
+    assert properties["MemorySize"] == StageConfig().memory_size_mb
     # An answer later than API Gateway's integration timeout is lost: stay well below it.
     assert properties["Timeout"] <= API_GATEWAY_INTEGRATION_TIMEOUT_S - 4
     assert properties["Tracing"] == "Active"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from sleep_advisor_infra.rollout import ALIAS, ALIAS_ID, HOOK_COMMAND
+from sleep_advisor_infra.chalice_app import LIVE_ALIAS as ALIAS
+from sleep_advisor_infra.rollout import ALIAS_ID, HOOK_COMMAND
 
 from chalicelib import contract
 from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from sleep_advisor_infra.config import StageConfig
 
 from benchmarks.cost import (
     COGNITO_FREE_MAU,
@@ -44,10 +45,9 @@ def by_item(settings: StackSettings = SETTINGS, profile: Profile | None = None,
 
 
 def test_infra_memory_size_is_the_benchmarked_recommendation() -> None:
-    context = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text())["context"]
     report = (REPO_ROOT / "docs" / "benchmarks.md").read_text()
 
-    assert context["memory_size_mb"] == MEASURED["recommended_memory_mb"]
+    assert StageConfig().memory_size_mb == MEASURED["recommended_memory_mb"]
     assert f"**Chosen: {MEASURED['recommended_memory_mb']} MB**" in report
     sweep = [row["memory_mb"] for row in MEASURED["memory_sweep"]]
     assert sweep[0] <= 512 and sweep[-1] >= 3008

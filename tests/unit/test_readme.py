@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+from sleep_advisor_infra.config import StageConfig
+
 from harness import REPO_ROOT
 
 
@@ -53,3 +55,11 @@ def test_every_file_the_documentation_names_exists() -> None:
             if not (REPO_ROOT / path).exists():
                 missing.append(f"{document.name}: {path}")
     assert missing == []
+
+
+def test_the_context_table_lists_every_stage_setting_with_its_default() -> None:
+    # One place for each setting: StageConfig; the README shows it as it is.
+    readme = (REPO_ROOT / "README.md").read_text()
+
+    assert StageConfig.readme_table() in readme, (
+        "update README.md's context table to:\n" + StageConfig.readme_table())
