@@ -15,7 +15,8 @@ RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_RO
         /tmp/requirements/model-metadata.json \
     && rm -rf /tmp/requirements
 
-# Lambda gets a fraction of a vCPU below 1,769 MB: BLAS/OpenMP thread pools only add contention.
+# A container answers one request at a time, so BLAS/OpenMP thread pools have nothing to share
+# out; below 1,769 MB (one vCPU) they compete for a fraction of one.
 # Lambda has no /dev/shm, so joblib would warn (a non-JSON log line) at every cold start that it
 # falls back to serial mode; the service never uses joblib's parallelism, so say so up front.
 ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 JOBLIB_MULTIPROCESSING=0

@@ -1,6 +1,9 @@
 """The stack's bill for year 1, year 2 and year 3 on, from what it really deploys.
 
-    python -m benchmarks.cost [--requests 200000] [--memory-mb N] [--beta] [--json]
+    python -m benchmarks.cost [--requests 200000] [--memory-mb N] [--json]
+
+It prices the default stage and the beta setting (`-c dashboard=false`) side by side; `--json`
+writes one JSON document on stdout (progress goes to stderr).
 
 The stack is synthesized in-process to read what it deploys (memory, alarms and the metrics
 they evaluate, dashboards and their Logs Insights queries, KMS keys and their rotation, the
@@ -253,7 +256,8 @@ def measure_function_output() -> FunctionOutput:
     from harness.samples import SAMPLE_INSTANCE, chalice_environment
 
     os.environ.update(chalice_environment())  # as Lambda sets it, before the app is imported
-    import app as service
+    with contextlib.redirect_stdout(sys.stderr):  # its init line ("model loaded") is not a report
+        import app as service
 
     stream = io.StringIO()
     body = json.dumps({"features": SAMPLE_INSTANCE})
@@ -516,7 +520,6 @@ def main() -> None:
     args = parser.parse_args()
     measured = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
     profile = Profile(requests=args.requests)
-    # First, while stdout is the real one: the app's logger binds to the stream it finds.
     output = measure_function_output()
     memory = {} if args.memory_mb is None else {"memory_size_mb": args.memory_mb}
     with contextlib.redirect_stdout(sys.stderr):  # synthesis prints progress

@@ -1,7 +1,9 @@
 """Facts the service and its infrastructure must agree on, each written once.
 
-Standard library only: `infra/` imports this at synth time without loading the model,
-Powertools or pydantic, and the service imports it to name what it writes.
+Standard library only, so that everything can import it without importing anything else: the
+service to name what it writes, the pre-traffic hook, `infra/` for the dashboard and alarms, the
+tests. (The stack does load the model, through chalicelib.model_package, so that a model that
+could not serve fails `cdk synth`; its names and limits it reads from here.)
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ MAX_BATCH_INSTANCES: Final = 100
 # A full batch of 100 instances is about 25 KiB of JSON; 64 KiB leaves room for spacing.
 MAX_BODY_BYTES: Final = 64 * 1024
 
-# Lambda gets a fraction of a vCPU below 1,769 MB, where BLAS/OpenMP thread pools only add
-# contention; it has no /dev/shm, where joblib's probe would log a warning at every cold start.
-# The image sets these (Dockerfile ENV, checked against this by a test); the model loader
-# caps thread pools at this many threads for any other host.
+# A container answers one request at a time, so BLAS/OpenMP thread pools have nothing to share
+# out (and below 1,769 MB, one vCPU, they compete for a fraction of one). Lambda has no
+# /dev/shm, where joblib's probe would log a warning at every cold start. The image sets these
+# (Dockerfile ENV, checked against this by a test); the model loader caps thread pools at this
+# many threads on any host whose environment does not.
 THREADS: Final = 1
 SINGLE_THREADED_ENVIRONMENT: Final = {
     "OMP_NUM_THREADS": str(THREADS),

@@ -8,6 +8,7 @@ ExecutedVersion (an alias invocation, by the version it ran).
 
 from __future__ import annotations
 
+import functools
 import re
 import tarfile
 from pathlib import Path
@@ -26,7 +27,9 @@ def _read(bundle: Path, member: str) -> str:
         return extracted.read().decode()
 
 
+@functools.cache
 def lambda_metric_dimensions() -> dict[str, set[frozenset[str]]]:
+    """Each Lambda metric's dimension sets; read on first use (the bundle is 37 MB)."""
     [bundle] = (Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz")
     # e.g. static errorsSum(dimensions){return{namespace:"AWS/Lambda",metricName:"Errors",...
     names = dict(re.findall(r'static (\w+)\(dimensions\)\{return\{namespace:"AWS/Lambda",'
@@ -39,6 +42,3 @@ def lambda_metric_dimensions() -> dict[str, set[frozenset[str]]]:
         if dimensions:
             found.setdefault(names[method], set()).add(dimensions)
     return found
-
-
-LAMBDA_METRIC_DIMENSIONS = lambda_metric_dimensions()

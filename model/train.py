@@ -124,7 +124,7 @@ def generate_nights(rows: int, seed: int) -> Dataset:
 def build_estimator(seed: int) -> GradientBoostingClassifier:
     # Boosted shallow trees fit these threshold-shaped rules well. The classic implementation
     # predicts one row in about 0.5 ms with no OpenMP pool; HistGradientBoosting scored the same
-    # but spent ~3 ms per single-row call, which a fractional Lambda vCPU multiplies.
+    # but spent ~3 ms per single-row call, and more below 1,769 MB (a fraction of a vCPU).
     return GradientBoostingClassifier(
         n_estimators=40, max_depth=3, learning_rate=0.2, random_state=seed,
     )

@@ -17,7 +17,7 @@ from chalicelib import contract
 from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE
 from harness.cdk import Synthesis
 from harness.checks import sam_transform
-from harness.lambda_metrics import LAMBDA_METRIC_DIMENSIONS
+from harness.lambda_metrics import lambda_metric_dimensions
 from harness.samples import MODEL
 from harness.templates import alarms_by_name, dashboard_metrics, only, render_reference
 
@@ -191,7 +191,7 @@ def test_every_lambda_metric_uses_dimensions_lambda_publishes(deployed: dict[str
 
     assert used
     for _, name, dimensions in used:
-        assert frozenset(d for d, _ in dimensions) in LAMBDA_METRIC_DIMENSIONS[name], (name, dimensions)
+        assert frozenset(d for d, _ in dimensions) in lambda_metric_dimensions()[name], (name, dimensions)
 
 
 def alarm_metrics_of(template: dict[str, Any]) -> list[Any]:

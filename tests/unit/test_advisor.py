@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
+from chalicelib import contract, model_package
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
 from chalicelib.model_package import ModelLoadError, load_model_package
+from harness import REPO_ROOT
 from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE
 
 
@@ -106,3 +112,37 @@ def test_unpicklable_artifact_with_matching_hash_refuses_to_load(model_copy: Pat
 
     with pytest.raises(ModelLoadError, match="cannot be unpickled"):
         load_model_package(model_copy)
+
+
+@pytest.mark.parametrize("image_environment", [True, False], ids=["image", "elsewhere"])
+def test_thread_pools_are_capped_only_where_the_environment_does_not(
+    image_environment: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The image's ENV already makes every pool single-threaded; the call would cost its
+    # cold start for nothing. chalice local and the tests have no such ENV.
+    for name, value in contract.SINGLE_THREADED_ENVIRONMENT.items():
+        if image_environment:
+            monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.delenv(name, raising=False)
+    with mock.patch.object(model_package, "threadpool_limits") as limits:
+        load_model_package(MODEL_DIR)
+
+    assert limits.called is not image_environment
+    if not image_environment:
+        limits.assert_called_once_with(limits=contract.THREADS)
+
+
+def test_a_model_loaded_without_the_images_environment_runs_single_threaded() -> None:
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in contract.SINGLE_THREADED_ENVIRONMENT}
+    script = ("import json, sys; from pathlib import Path; "
+              "from chalicelib.model_package import load_model_package; "
+              "from threadpoolctl import threadpool_info; "
+              "load_model_package(Path(sys.argv[1])); "
+              "print(json.dumps([p['num_threads'] for p in threadpool_info()]))")
+    result = subprocess.run([sys.executable, "-c", script, str(MODEL_DIR)], cwd=REPO_ROOT,
+                            env=environment, capture_output=True, text=True, check=True)
+
+    pools = json.loads(result.stdout.strip().splitlines()[-1])
+    assert pools and set(pools) == {contract.THREADS}
