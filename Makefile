@@ -9,6 +9,7 @@ CDK_INSTALLED := infra/node_modules/.installed
 CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 node_modules/.bin/cdk
 CONTEXT ?=
+PYTEST ?=
 STAGE ?= dev
 
 MODEL_DIR ?= model
@@ -46,10 +47,12 @@ test: $(INSTALLED) $(CDK_INSTALLED)
 	$(BIN)/python -m pytest
 
 ## The fast loop: unit, API (test client) and in-process infrastructure tests, for the model
-## in MODEL_DIR (default model/): `make test-fast MODEL_DIR=path/to/your/model`.
+## in MODEL_DIR (default model/): `make test-fast MODEL_DIR=path/to/your/model`;
+## `make test-fast PYTEST=--lf` reruns what failed last.
 test-fast: $(INSTALLED)
 	SLEEP_ADVISOR_MODEL_DIR=$(abspath $(MODEL_DIR)) HYPOTHESIS_PROFILE=fast \
-		$(BIN)/python -m pytest -p no:schemathesis -p no:anyio tests/unit tests/api tests/infra
+		$(BIN)/python -m pytest -p no:schemathesis -p no:anyio $(PYTEST) \
+		tests/unit tests/api tests/infra
 
 ## Real processes only: chalice local, the runtime client, the image build, the CDK CLI.
 test-integration: $(INSTALLED) $(CDK_INSTALLED)

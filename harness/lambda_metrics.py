@@ -9,6 +9,8 @@ ExecutedVersion (an alias invocation, by the version it ran).
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 import tarfile
 from pathlib import Path
@@ -19,25 +21,49 @@ _DECLARATIONS = "package/aws-lambda/lib/lambda-canned-metrics.generated.d.ts"
 _IMPLEMENTATION = "package/aws-lambda/lib/lambda-canned-metrics.generated.js"
 
 
-def _read(bundle: Path, member: str) -> str:
-    with tarfile.open(bundle) as archive:
-        extracted = archive.extractfile(member)
-        if extracted is None:
-            raise FileNotFoundError(member)
-        return extracted.read().decode()
+def _read(bundle: Path, *members: str) -> list[str]:
+    """The text of `members`, in one pass over the compressed bundle."""
+    found: dict[str, str] = {}
+    with tarfile.open(bundle, mode="r|gz") as archive:
+        for entry in archive:
+            if entry.name in members:
+                extracted = archive.extractfile(entry)
+                assert extracted is not None
+                found[entry.name] = extracted.read().decode()
+                if len(found) == len(members):
+                    break
+    missing = set(members) - set(found)
+    if missing:
+        raise FileNotFoundError(sorted(missing))
+    return [found[m] for m in members]
 
 
 @functools.cache
 def lambda_metric_dimensions() -> dict[str, set[frozenset[str]]]:
-    """Each Lambda metric's dimension sets; read on first use (the bundle is 37 MB)."""
+    """Each Lambda metric's dimension sets, read on first use from the installed aws-cdk-lib
+    (a 37 MB bundle) and kept, per version, in the user's cache directory."""
     [bundle] = (Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz")
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sleep-advisor"
+    cached = cache_dir / f"lambda-metrics-{bundle.name.removesuffix('.jsii.tgz')}.json"
+    if cached.is_file():
+        return {name: {frozenset(d) for d in sets}
+                for name, sets in json.loads(cached.read_text()).items()}
+    found = _read_dimensions(bundle)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps({name: sorted(sorted(d) for d in sets)
+                                  for name, sets in found.items()}))
+    return found
+
+
+def _read_dimensions(bundle: Path) -> dict[str, set[frozenset[str]]]:
+    implementation, declarations = _read(bundle, _IMPLEMENTATION, _DECLARATIONS)
     # e.g. static errorsSum(dimensions){return{namespace:"AWS/Lambda",metricName:"Errors",...
     names = dict(re.findall(r'static (\w+)\(dimensions\)\{return\{namespace:"AWS/Lambda",'
-                            r'metricName:"(\w+)"', _read(bundle, _IMPLEMENTATION)))
+                            r'metricName:"(\w+)"', implementation))
     found: dict[str, set[frozenset[str]]] = {}
     # e.g. static errorsSum(this: void, dimensions: { FunctionName: string; Resource: string; })
     for method, fields in re.findall(r"static (\w+)\((?:this: void, )?dimensions: \{([^}]*)\}",
-                                     _read(bundle, _DECLARATIONS)):
+                                     declarations):
         dimensions = frozenset(re.findall(r"(\w+): string", fields))
         if dimensions:
             found.setdefault(names[method], set()).add(dimensions)

@@ -25,6 +25,8 @@ from harness.samples import GOLDEN, MODEL, MODEL_DIR
 VERSION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:sleep-advisor-dev-APIHandler:7"
 TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:sleep-advisor-dev-alarms"
 HOOK_EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-1"}
+# One session for every test: it loads each service's API model once.
+SESSION = botocore.session.get_session()
 
 
 @dataclass
@@ -38,7 +40,7 @@ class FakeAws:
     fail_publish: bool = False
 
     def client(self, service: str) -> Any:
-        client = botocore.session.get_session().create_client(
+        client = SESSION.create_client(
             service, region_name="eu-central-1", aws_access_key_id="testing",
             aws_secret_access_key="testing")
         # Parameters are validated against the API model before this event: a wrong call

@@ -25,6 +25,13 @@ def configured_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
 
 
 @pytest.fixture(scope="session")
+def beta_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """A small beta's stage: no dashboard, and every deploy shifted all at once."""
+    return in_process_synth(tmp_path_factory.mktemp("synth"), dashboard=False,
+                            deployment_preference="AllAtOnce")
+
+
+@pytest.fixture(scope="session")
 def template(synthesis: Synthesis) -> Template:
     return Template.from_json(synthesis.template, skip_cyclical_dependencies_check=True)
 

@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 from sleep_advisor_infra.chalice_app import LIVE_ALIAS as ALIAS
 from sleep_advisor_infra.rollout import ALIAS_ID, HOOK_COMMAND
 
@@ -268,13 +267,14 @@ def test_eventbridge_may_publish_to_the_encrypted_topic(deployed: dict[str, Any]
     assert events["Resource"] == "*"  # in a key policy: this key
 
 
-@pytest.mark.parametrize("preference", ["AllAtOnce", "Linear10PercentEvery1Minute"])
+@pytest.mark.parametrize(("stage", "preference"), [
+    ("beta_synthesis", "AllAtOnce"), ("configured_synthesis", "Linear10PercentEvery1Minute")])
 def test_the_deployment_preference_is_a_context_setting(
-    synthesize: Any, preference: str
+    request: pytest.FixtureRequest, stage: str, preference: str
 ) -> None:
-    template: Template = synthesize(deployment_preference=preference)
+    synthesis: Synthesis = request.getfixturevalue(stage)
 
-    properties = template.to_json()["Resources"]["APIHandler"]["Properties"]
+    properties = synthesis.template["Resources"]["APIHandler"]["Properties"]
     assert properties["DeploymentPreference"]["Type"] == preference
     assert properties["AutoPublishAlias"] == ALIAS
     assert properties["AutoPublishAliasAllProperties"] is True

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from unittest import mock
 
@@ -14,7 +11,6 @@ import pytest
 from chalicelib import contract, model_package
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
 from chalicelib.model_package import ModelLoadError, load_model_package
-from harness import REPO_ROOT
 from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE
 
 
@@ -131,18 +127,3 @@ def test_thread_pools_are_capped_only_where_the_environment_does_not(
     assert limits.called is not image_environment
     if not image_environment:
         limits.assert_called_once_with(limits=contract.THREADS)
-
-
-def test_a_model_loaded_without_the_images_environment_runs_single_threaded() -> None:
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in contract.SINGLE_THREADED_ENVIRONMENT}
-    script = ("import json, sys; from pathlib import Path; "
-              "from chalicelib.model_package import load_model_package; "
-              "from threadpoolctl import threadpool_info; "
-              "load_model_package(Path(sys.argv[1])); "
-              "print(json.dumps([p['num_threads'] for p in threadpool_info()]))")
-    result = subprocess.run([sys.executable, "-c", script, str(MODEL_DIR)], cwd=REPO_ROOT,
-                            env=environment, capture_output=True, text=True, check=True)
-
-    pools = json.loads(result.stdout.strip().splitlines()[-1])
-    assert pools and set(pools) == {contract.THREADS}
