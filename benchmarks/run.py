@@ -178,7 +178,7 @@ def render(warm: dict[str, Any], cold: dict[str, Any], measured: dict[str, Any],
     return f"""# Benchmarks
 
 Written by `make bench` (`python -m benchmarks.run`); `docs/benchmarks.json` holds the figures
-other tools read (the cost model, and the test that keeps `infra/cdk.json`'s memory size equal
+other tools read (the cost model, and the test that keeps the stage's default memory size (`StageConfig` in `infra/sleep_advisor_infra/config.py`) equal
 to the recommendation below).
 
 {machine_description()}
@@ -234,7 +234,7 @@ time per extra cent a month.
 |---|---|---|---|---|---|---|
 {ladder_rows}
 
-**Chosen: {memory} MB** (set as `memory_size_mb` in `infra/cdk.json`). A user who meets a cold
+**Chosen: {memory} MB** (the default `memory_size_mb` in `infra/sleep_advisor_infra/config.py`). A user who meets a cold
 start waits about **{chosen['first_answer_s']:.2f} s** in the function (the slowest of the runs
 above, projected: what this machine gives for a cold start's p99), plus API Gateway's few
 milliseconds and, on the first request after a deploy, Lambda's one-off image optimisation.

@@ -105,7 +105,7 @@ def main() -> None:
         rows = np.asarray([[night[n] for n in feature_names]
                            for night in (batch if size == "100 nights" else [SAMPLE_INSTANCE])],
                           dtype=np.float64)
-        estimator = service.advisor._estimator
+        estimator: Any = service.advisor.estimator
 
         def bare(rows: Any = rows, estimator: Any = estimator) -> Any:
             return estimator.predict_proba(rows)

@@ -90,6 +90,11 @@ class SleepAdvisor:
         self.takes_dataframe = metadata.input == "dataframe"
         self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
 
+    @property
+    def estimator(self) -> object:
+        """The fitted scikit-learn estimator (the benchmarks time it alone)."""
+        return self._estimator
+
     def advise(self, nights: Sequence[Sequence[float]]) -> list[Advice]:
         """Advice for each row of feature values, given in the metadata's feature order."""
         probabilities = self._estimator.predict_proba(self._rows(nights))  # type: ignore[attr-defined]
