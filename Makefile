@@ -5,9 +5,12 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 CDK_INSTALLED := infra/node_modules/.installed
-# Offline-friendly CDK: no telemetry, no Node end-of-life banner; the venv's python runs infra/app.py.
+# jsii (CDK's bridge to Node.js) warns at every start that Node 20 is end-of-life; the variable
+# silences it for the Node majors it lists (not for "1" or "true").
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+# Offline-friendly CDK: no telemetry; the venv's python runs infra/app.py.
 CDK := cd infra && PATH="$(abspath $(BIN)):$$PATH" CDK_DISABLE_CLI_TELEMETRY=true \
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 node_modules/.bin/cdk
+	node_modules/.bin/cdk
 CONTEXT ?=
 PYTEST ?=
 STAGE ?= dev
@@ -18,7 +21,7 @@ MODEL_DIR ?= model
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sleep-advisor
 MYPY := $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) --cache-dir $(CACHE_DIR)/mypy
 
-.PHONY: install run check-model lint test test-fast test-integration train bench lock synth bootstrap deploy destroy smoke gc-images
+.PHONY: install run check-model lint test test-fast test-integration train bench bench-loop lock synth bootstrap deploy destroy smoke gc-images
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dataframe.txt requirements/dev.txt
@@ -42,9 +45,10 @@ run: $(INSTALLED)
 check-model: $(INSTALLED)
 	$(BIN)/python -m chalicelib.saving check $(MODEL_DIR)
 
-## Run the whole test suite: every layer, integration included (what CI runs).
+## Run the whole test suite: every layer, integration included (what CI runs); it names its
+## slowest ten tests at the end.
 test: $(INSTALLED) $(CDK_INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=10
 
 ## The fast loop: unit, API (test client) and in-process infrastructure tests, for the model
 ## in MODEL_DIR (default model/): `make test-fast MODEL_DIR=path/to/your/model`;
@@ -73,6 +77,10 @@ train: $(INSTALLED)
 ## Run the benchmarks; their figures are written to docs/benchmarks/.
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.run
+
+## Time the development loop on a fresh clone (test-fast, lint, CI); writes docs/development-loop.md.
+bench-loop: $(INSTALLED) $(CDK_INSTALLED)
+	$(BIN)/python -m benchmarks.dev_loop
 
 ## Rewrite the image's hashed lock files after changing a pin in requirements/runtime*.txt.
 lock: $(INSTALLED)
