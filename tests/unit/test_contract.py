@@ -46,3 +46,17 @@ def test_infrastructure_reads_no_implementation_module() -> None:
         imported = {node.module for node in ast.walk(tree)
                     if isinstance(node, ast.ImportFrom) and node.module}
         assert not imported & {"chalicelib.observability", "chalicelib.advisor"}, module.name
+
+
+def test_observability_wraps_the_model_call_without_importing_the_domain() -> None:
+    # A request walks one way: app.py calls the model, observability wraps the call and
+    # knows only the contract's names (and Powertools).
+    tree = ast.parse((REPO_ROOT / "chalicelib" / "observability.py").read_text())
+    imported = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module == "chalicelib"
+                 for alias in node.names}
+
+    assert {m for m in imported if m.startswith("chalicelib")} == {
+        "chalicelib", "chalicelib.contract"}
