@@ -50,8 +50,14 @@ def tests_per_layer(clone: Path, env: dict[str, str]) -> dict[str, int]:
 
 
 def slowest(output: str) -> list[str]:
-    section = output.split("slowest 10 durations", 1)[1].split("=====", 2)[1]
-    return [line.strip() for line in section.splitlines() if re.match(r"\s*\d+\.\d+s ", line)]
+    """The lines of pytest's `--durations=10` table."""
+    lines = output.split("slowest 10 durations", 1)[1].splitlines()[1:]
+    table = []
+    for line in lines:
+        if not re.match(r"\s*\d+\.\d+s ", line):
+            break
+        table.append(line.strip())
+    return table
 
 
 def main() -> None:
