@@ -54,6 +54,15 @@ def _raw_body(request: Request) -> bytes | str:
         ) from None
 
 
+def _is_golden_check(request: Request) -> bool:
+    # Lambda's ClientContext: set only by a direct invoke (the pre-traffic hook's), never by
+    # API Gateway, so a user's request cannot hide itself from the metrics.
+    client_context = getattr(request.lambda_context, "client_context", None)
+    custom = getattr(client_context, "custom", None)
+    return isinstance(custom, dict) and all(
+        custom.get(key) == value for key, value in contract.GOLDEN_CHECK_CONTEXT.items())
+
+
 def correlate(event: Request, get_response: Callable[[Request], Response]) -> Response:
     logger.set_correlation_id(_request_id(event))
     return get_response(event)
@@ -83,7 +92,8 @@ def predict() -> Response | dict[str, Any]:
         observability.record_rejection(rejection.status_code, rejection.code, rejection.errors)
         return Response(body=rejection.body(), status_code=rejection.status_code)
     with observability.observed_inference(advisor.metadata.version, nights,
-                                          log_features=settings.log_features) as inference:
+                                          log_features=settings.log_features,
+                                          counted=not _is_golden_check(request)) as inference:
         advice = advisor.advise(nights)
         inference.answered([a.advice_id for a in advice], [a.probability for a in advice])
     return {

@@ -8,6 +8,7 @@ could not serve fails `cdk synth`; its names and limits it reads from here.)
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Final
 
@@ -33,11 +34,20 @@ API_STAGE_NAME: Final = "api"
 PREDICTION_PROBABILITY: Final = "PredictionProbability"
 SERVICE_DIMENSION: Final = "service"
 MODEL_VERSION_DIMENSION: Final = "ModelVersion"
+# The Lambda version that answered (AWS_LAMBDA_FUNCTION_VERSION), in a second dimension set of
+# the same metric: the rollout alarm judges the version being rolled out, and nothing else.
+FUNCTION_VERSION_DIMENSION: Final = "FunctionVersion"
+
+# The pre-traffic hook's golden questions carry this in the invocation's client context
+# (Lambda's ClientContext, which only a direct invoke can set, never API Gateway): they are
+# answered exactly as /predict answers, but counted in no metric and no dashboard series.
+GOLDEN_CHECK_CONTEXT: Final = {"sleep-advisor-check": "golden"}
 
 # The `message` of each function log line a dashboard query reads.
 PREDICTION_LOG: Final = "prediction"
 REJECTION_LOG: Final = "request rejected"
 MODEL_LOADED_LOG: Final = "model loaded"
+GOLDEN_CHECK_LOG: Final = "golden check answered"
 
 # NFR-5: every prediction, cold start included, within 10 s.
 LATENCY_OBJECTIVE_MS: Final = 10_000
@@ -75,6 +85,15 @@ def stack_name(stage: str) -> str:
 def resource_name(stage: str, *parts: str) -> str:
     """The name of a stage's AWS resource: sleep-advisor-<stage>[-part...]."""
     return "-".join((SERVICE_NAME, stage, *parts))
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """`name`, or where AWS allows fewer characters, its start and 8 hex digits of its sha256:
+    still unique per stage, and the same at every synth."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:limit - 9]}-{digest}"
 
 
 def stage_namespace(stage: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -23,17 +22,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import contract
-
-
-class _CurrentStdout:
-    """Writes to whatever sys.stdout is at the time of writing (Lambda's never changes; a test's
-    redirect_stdout or capsys does), where a stream captured at import would not follow."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
+from chalicelib.log_stream import CurrentStdout
 
 
 class BestEffortMetrics(EphemeralMetrics):
@@ -64,12 +53,14 @@ class BestEffortMetrics(EphemeralMetrics):
         self.metric_set[name]["Value"].extend(float(v) for v in values[1:])
 
 
-logger = Logger(service=contract.SERVICE_NAME, stream=_CurrentStdout())  # type: ignore[arg-type]
+logger = Logger(service=contract.SERVICE_NAME, stream=CurrentStdout())  # type: ignore[arg-type]
 # A deployed stage sets its own namespace (SleepAdvisor/<stage>) through the environment.
 metrics = BestEffortMetrics(
     service=contract.SERVICE_NAME,
     namespace=os.environ.get(contract.METRICS_NAMESPACE_VARIABLE, contract.METRICS_NAMESPACE),
 )
+# Lambda names the version a container runs; chalice local and the tests run "$LATEST".
+FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
 # The function calls no AWS API, so patching boto3/requests would only slow the cold start.
 tracer = Tracer(service=contract.SERVICE_NAME, auto_patch=False)
 
@@ -186,9 +177,13 @@ class Inference:
 
 @contextmanager
 def observed_inference(model_version: str, nights: Sequence[Sequence[float]], *,
-                       log_features: bool = False) -> Iterator[Inference]:
+                       log_features: bool = False, counted: bool = True) -> Iterator[Inference]:
     """Around the model's call for `nights`: traced, timed, and once answered, measured and
-    logged (never feature values, unless `log_features`, and then only at DEBUG)."""
+    logged (never feature values, unless `log_features`, and then only at DEBUG).
+
+    `counted=False` (the pre-traffic hook's golden questions) writes neither the metric nor
+    the prediction line the dashboard reads: one line of its own instead.
+    """
     cold_start = _ModelLoad.untraced
     _trace_model_load()
     if log_features:
@@ -202,8 +197,10 @@ def observed_inference(model_version: str, nights: Sequence[Sequence[float]], *,
         answered = inference.inference_ms is not None
         _annotate(subsegment, model_version, cold_start,
                   inference.advice_ids[0] if answered and inference.advice_ids else None)
-    if answered:
+    if answered and counted:
         _record_prediction(inference)
+    elif answered:
+        _log_golden_check(inference)
 
 
 @best_effort
@@ -213,12 +210,24 @@ def _record_prediction(inference: Inference) -> None:
     counts = Counter(inference.advice_ids)
     probabilities = inference.probabilities
     metrics.add_metric_values(contract.PREDICTION_PROBABILITY, MetricUnit.NoUnit, probabilities)
+    # A second dimension set: the same values by the Lambda version that answered.
+    # (Powertools adds the default dimensions to it, not the service: named here.)
+    metrics.add_dimensions(**{contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+                              contract.FUNCTION_VERSION_DIMENSION: FUNCTION_VERSION})
     logger.info(contract.PREDICTION_LOG, extra={
         "batch_size": len(inference.advice_ids),
         "advice": counts.most_common(1)[0][0] if len(counts) > 1 else inference.advice_ids[0],
         "advice_counts": dict(counts),
         "probability": round(sum(probabilities) / len(probabilities), 4),
         "probability_min": round(min(probabilities), 4),
+        "inference_ms": round(inference.inference_ms or 0.0, 3),
+    })
+
+
+@best_effort
+def _log_golden_check(inference: Inference) -> None:
+    logger.info(contract.GOLDEN_CHECK_LOG, extra={
+        "batch_size": len(inference.advice_ids),
         "inference_ms": round(inference.inference_ms or 0.0, 3),
     })
 

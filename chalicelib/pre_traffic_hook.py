@@ -15,8 +15,10 @@ It imports neither scikit-learn nor the service: it only reads golden.json and c
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from chalicelib.golden import (
     first_moved_answer,
     read_golden,
 )
+from chalicelib.log_stream import CurrentStdout
 from chalicelib.metadata import ModelMetadata
 from chalicelib.proxy_event import api_gateway_event
 
@@ -44,7 +47,7 @@ ANSWER_TIMEOUT_S = 29
 # Time kept back to report the verdict to CodeDeploy and on-call.
 REPORT_MARGIN_S = 10
 
-logger = Logger(service=contract.SERVICE_NAME)
+logger = Logger(service=contract.SERVICE_NAME, stream=CurrentStdout())  # type: ignore[arg-type]
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -95,11 +98,14 @@ def check_version(invoke: Invoke, golden: GoldenAnswers, deployment_id: str,
 
 
 def lambda_invoker(client: Any, version_arn: str) -> Invoke:
-    """Invoke `version_arn` synchronously; FunctionFailed when Lambda reports a function error."""
+    """Invoke `version_arn` synchronously, as the golden check (the client context marks it, so
+    its answers stay out of the metrics); FunctionFailed when Lambda reports a function error."""
+    client_context = base64.b64encode(
+        json.dumps({"custom": contract.GOLDEN_CHECK_CONTEXT}).encode()).decode()
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         result = client.invoke(FunctionName=version_arn, InvocationType="RequestResponse",
-                               Payload=json.dumps(event).encode())
+                               ClientContext=client_context, Payload=json.dumps(event).encode())
         payload = json.loads(result["Payload"].read() or b"null")
         if "FunctionError" in result:
             detail = payload if not isinstance(payload, dict) else (
@@ -110,6 +116,45 @@ def lambda_invoker(client: Any, version_arn: str) -> Invoke:
         return payload
 
     return invoke
+
+
+def deployment_target(deployment: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(function name, target version) from a Lambda deployment's AppSpec, as GetDeployment
+    returns it (JSON, or YAML's plain `TargetVersion: 7` form); None if it names none."""
+    revision = deployment.get("deploymentInfo", {}).get("revision", {})
+    content = (revision.get("appSpecContent") or revision.get("string") or {}).get("content")
+    if not content:
+        return None
+    try:
+        appspec = json.loads(content)
+        [resource] = [r for entry in appspec["Resources"] for r in entry.values()
+                      if r.get("Type") == "AWS::Lambda::Function"]
+        properties = resource["Properties"]
+        return str(properties["Name"]), str(properties["TargetVersion"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        name = re.search(r"\bName:\s*[\"']?([^\s\"']+)", content)
+        target = re.search(r"\bTargetVersion:\s*[\"']?([^\s\"']+)", content)
+        return (name.group(1), target.group(1)) if name and target else None
+
+
+def version_to_check(configured_arn: str, target: tuple[str, str] | None) -> tuple[str, str]:
+    """The version ARN the golden questions go to, and a sentence on where it came from.
+
+    The deployment names the version that will get traffic; the environment names the one
+    CloudFormation published, which is the same unless CloudFormation updated this hook after
+    it started the deployment. The deployment wins.
+    """
+    function_arn, _, configured = configured_arn.rpartition(":")
+    if target is None:
+        return configured_arn, "the deployment names no target version: checked the published one"
+    name, version = target
+    version = version.rpartition(":")[2]  # a number, or a version ARN
+    if name not in (function_arn, function_arn.rpartition(":")[2]):
+        raise FunctionFailed(f"the deployment shifts {name}, not this hook's function {function_arn}")
+    if version != configured:
+        return f"{function_arn}:{version}", (
+            f"the deployment's target version {version}, not {configured} from the environment")
+    return configured_arn, f"the deployment's target version {version}"
 
 
 def notification(verdict: Verdict, *, stage: str, model: str, deployment_id: str) -> dict[str, Any]:
@@ -139,32 +184,48 @@ def run_hook(
     sns: Any, topic_arn: str, stage: str, model_dir: Path = contract.BUNDLED_MODEL_DIR,
     seconds_left: Callable[[], float] = lambda: float("inf"),
 ) -> dict[str, str]:
-    """Check the version, report to CodeDeploy (always, exactly once), tell on-call on failure."""
+    """Check the deployment's target version, report to CodeDeploy (always, exactly once), tell
+    on-call on failure."""
     deployment_id = str(event["DeploymentId"])
     model = "the model"
+    checked, source = version_arn, "not read"
     try:
         metadata = ModelMetadata.read(model_dir)
         model = f"model {metadata.name} {metadata.version}"
-        verdict = check_version(lambda_invoker(lambda_client, version_arn),
+        target = deployment_target(codedeploy.get_deployment(deploymentId=deployment_id))
+        checked, source = version_to_check(version_arn, target)
+        verdict = check_version(lambda_invoker(lambda_client, checked),
                                 read_golden(model_dir, metadata), deployment_id, seconds_left)
     except Exception as error:  # the hook must report whatever happens, or CodeDeploy waits 1 h
         verdict = Verdict(False, f"the check itself failed: {error!r}")
     status = "Succeeded" if verdict.passed else "Failed"
     logger.info("pre-traffic check", extra={"status": status, "reason": verdict.reason,
                                              "deployment_id": deployment_id,
-                                             "version": version_arn})
+                                             "version": checked, "version_source": source})
     if not verdict.passed:
         try:
             sns.publish(TopicArn=topic_arn, Message=json.dumps(notification(
                 verdict, stage=stage, model=model, deployment_id=deployment_id)))
         except Exception:  # the rollback matters more than the message about it
             logger.exception("could not publish the failure to the alerts topic")
-    codedeploy.put_lifecycle_event_hook_execution_status(
-        deploymentId=deployment_id,
-        lifecycleEventHookExecutionId=str(event["LifecycleEventHookExecutionId"]),
-        status=status,
-    )
+    report(codedeploy, event, status)
     return {"status": status, "reason": verdict.reason}
+
+
+def report(codedeploy: Any, event: Mapping[str, Any], status: str) -> None:
+    """PutLifecycleEventHookExecutionStatus; an event Lambda delivered twice (asynchronous
+    invocation is at least once) finds it already reported, which is not an error."""
+    try:
+        codedeploy.put_lifecycle_event_hook_execution_status(
+            deploymentId=str(event["DeploymentId"]),
+            lifecycleEventHookExecutionId=str(event["LifecycleEventHookExecutionId"]),
+            status=status,
+        )
+    except Exception as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        if code != "LifecycleEventAlreadyCompletedException":
+            raise
+        logger.info("the lifecycle event was already reported", extra={"status": status})
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:

@@ -14,6 +14,7 @@ import argparse
 import json
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -124,10 +125,40 @@ def save_model(
         except ModelLoadError as error:
             raise ModelRejected(f"the saved model does not load as the service loads it: "
                                 f"{error}") from None
+        conflict = committed_version_conflict(output_dir, metadata)
+        if conflict is not None:
+            raise ModelRejected(conflict)
         output_dir.mkdir(parents=True, exist_ok=True)
         for file_name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
             shutil.copyfile(staging / file_name, output_dir / file_name)
     return metadata
+
+
+def committed_version_conflict(model_dir: Path, metadata: ModelMetadata) -> str | None:
+    """Why `metadata` must not be shipped from `model_dir`, if the last commit recorded another
+    artifact under the same version there; None otherwise (or outside a git repository).
+
+    Alarms, dashboards and rollouts tell models apart by their version: two artifacts under one
+    version would be averaged as one model.
+    """
+    directory = model_dir.resolve()
+    try:
+        top = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        relative = (directory / METADATA_FILENAME).relative_to(Path(top).resolve())
+        committed_text = subprocess.run(["git", "-C", top, "show", f"HEAD:{relative.as_posix()}"],
+                                        capture_output=True, text=True, check=True).stdout
+        committed = ModelMetadata.model_validate_json(committed_text)
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return None  # no repository, no commit of this model yet, or not a model there
+    if committed.version != metadata.version or committed.artifact_sha256 == metadata.artifact_sha256:
+        return None
+    return (f"{model_dir} holds another artifact (sha256 {metadata.artifact_sha256[:12]}...) "
+            f"under version {metadata.version}, which the last commit recorded for artifact "
+            f"{committed.artifact_sha256[:12]}...: alarms, dashboards and rollouts keyed by "
+            "the model version would average two models. Save it under a new version "
+            "(save_model(..., version=...)), or restore the committed model with "
+            f"`git checkout -- {relative.parent.as_posix()}`.")
 
 
 def _estimator_name(estimator: Any) -> str:

@@ -100,11 +100,13 @@ def preserved_environment() -> Iterator[None]:
 
 
 def in_process_synth(workdir: Path, *, model_dir: Path = MODEL_DIR, rule_packs: bool = False,
+                     tags: dict[str, str] | None = None, image_context: Path = REPO_ROOT,
                      **context: Any) -> Synthesis:
     """The stack synthesized in this process with context overrides, for the model under test
     (model/ unless SLEEP_ADVISOR_MODEL_DIR moves the suite). With `rule_packs`, cdk-nag runs as
     in `cdk synth` and writes its acknowledgments into the template, for the checks after the
-    SAM transform.
+    SAM transform. `tags` are added to every resource; `image_context` is the image's build
+    context.
 
     Chalice packages the app into ./chalice.out: here, inside `workdir`.
     """
@@ -126,7 +128,10 @@ def in_process_synth(workdir: Path, *, model_dir: Path = MODEL_DIR, rule_packs: 
             attach_rule_packs(app)
         config = StageConfig.from_context(app.node)
         stack = SleepAdvisorStack(app, config.stack_id, config=config, model_dir=model_dir,
+                                  image_context=image_context,
                                   env=cdk.Environment(account=ACCOUNT, region=REGION))
+        for key, value in (tags or {}).items():  # as an operator's cdk.Tags.of(app).add
+            cdk.Tags.of(app).add(key, value)
         # Before the SAM transform, SAM's references (APIHandler.Version) read as references to
         # APIHandler itself, so CDK's check sees cycles that do not exist; cfn-lint checks for
         # cycles in the transformed template (tests/integration/test_template_checks.py).

@@ -1,6 +1,7 @@
-"""The metrics AWS Lambda publishes and the dimension sets each is published with.
+"""Facts about AWS Lambda that aws-cdk-lib encodes, read from its installed bundle: the metrics
+Lambda publishes with their dimension sets, and the function properties a version locks.
 
-Read from aws-cdk-lib's canned metrics for Lambda, which are generated from CloudWatch's own
+The metrics are read from aws-cdk-lib's canned metrics for Lambda, which are generated from CloudWatch's own
 metric metadata (the same list the CloudWatch console offers): for example Errors exists per
 function, per function and Resource (a version or an alias), and per function, Resource and
 ExecutedVersion (an alias invocation, by the version it ran).
@@ -19,6 +20,9 @@ import aws_cdk
 
 _DECLARATIONS = "package/aws-lambda/lib/lambda-canned-metrics.generated.d.ts"
 _IMPLEMENTATION = "package/aws-lambda/lib/lambda-canned-metrics.generated.js"
+# CDK's table of which AWS::Lambda::Function properties a published version locks
+# (aws-lambda/lib/function-hash.ts, VERSION_LOCKED): CDK's own Version hashing follows it.
+_FUNCTION_HASH = "package/aws-lambda/lib/function-hash.js"
 
 
 def _read(bundle: Path, *members: str) -> list[str]:
@@ -68,3 +72,19 @@ def _read_dimensions(bundle: Path) -> dict[str, set[frozenset[str]]]:
         if dimensions:
             found.setdefault(names[method], set()).add(dimensions)
     return found
+
+
+@functools.cache
+def version_locked_properties() -> frozenset[str]:
+    """The AWS::Lambda::Function properties a version locks (CDK's VERSION_LOCKED, true)."""
+    [bundle] = (Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz")
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sleep-advisor"
+    cached = cache_dir / f"version-locked-{bundle.name.removesuffix('.jsii.tgz')}.json"
+    if not cached.is_file():
+        [source] = _read(bundle, _FUNCTION_HASH)
+        # e.g. VERSION_LOCKED={Architectures:!0,Code:!0,...,Tags:!1,...}
+        [table] = re.findall(r"VERSION_LOCKED=\{([^}]*)\}", source)
+        locked = sorted(name for name, flag in re.findall(r"(\w+):!([01])", table) if flag == "0")
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(locked))
+    return frozenset(json.loads(cached.read_text()))

@@ -38,6 +38,8 @@ class Invocation:
     done: threading.Event = field(default_factory=threading.Event)
     response: Any = None
     error: Any = None
+    # A direct invoke's ClientContext, which Lambda hands the runtime as a header.
+    client_context: dict[str, Any] | None = None
 
 
 class RuntimeApi(ThreadingHTTPServer):
@@ -70,12 +72,15 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
             return
         invocation = self.server.pending.get()
         deadline_ms = int((time.time() + self.server.timeout_seconds) * 1000)
-        self._reply(200, invocation.event, {
+        headers = {
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
             "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
             "Lambda-Runtime-Trace-Id": invocation.trace_id,
-        })
+        }
+        if invocation.client_context is not None:
+            headers["Lambda-Runtime-Client-Context"] = json.dumps(invocation.client_context)
+        self._reply(200, invocation.event, headers)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
@@ -211,8 +216,10 @@ class LambdaFunction:
             api.shutdown()
             api.server_close()
 
-    def invoke(self, event: dict[str, Any], timeout_seconds: float = 60) -> Invocation:
-        invocation = Invocation(str(uuid.uuid4()), event, new_trace_id())
+    def invoke(self, event: dict[str, Any], timeout_seconds: float = 60,
+               client_context: dict[str, Any] | None = None) -> Invocation:
+        invocation = Invocation(str(uuid.uuid4()), event, new_trace_id(),
+                                client_context=client_context)
         self.api.by_id[invocation.request_id] = invocation
         self.api.pending.put(invocation)
         deadline = time.monotonic() + timeout_seconds

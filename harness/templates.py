@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 Dimensions = frozenset[tuple[str, str]]
@@ -19,6 +20,10 @@ def render_reference(value: Any) -> str:
         return str(separator).join(render_reference(part) for part in parts)
     if "Fn::GetAtt" in value:
         return f"<GetAtt:{'.'.join(value['Fn::GetAtt'])}>"
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([\w:]+)(?:\.(\w+))?\}", lambda m: (
+            f"<GetAtt:{m.group(1)}.{m.group(2)}>" if m.group(2) else f"<Ref:{m.group(1)}>"),
+            value["Fn::Sub"])
     raise ValueError(value)
 
 
@@ -54,8 +59,13 @@ def alarm_metrics(template: dict[str, Any]) -> list[MetricKey]:
     return found
 
 
+# A rollout alarm's name ends in the fingerprint of the version it judges.
+_VERSION_SUFFIX = re.compile(r"-[0-9a-f]{10}$")
+
+
 def alarms_by_name(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1]: r
+    """The stage's alarms by short name (`rollout-errors`, without its version's fingerprint)."""
+    return {_VERSION_SUFFIX.sub("", r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1]): r
             for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
 

@@ -37,6 +37,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # The app reads its POWERTOOLS_* settings at import, as it does in Lambda, so the
     # environment of .chalice/config.json is in place before any test imports it.
     os.environ.update(chalice_environment())
+    # jsii (CDK's bridge to Node.js) warns at every start that Node 20 is end-of-life; it reads
+    # the variable as a list of Node majors.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 @pytest.fixture

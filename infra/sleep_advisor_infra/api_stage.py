@@ -70,6 +70,9 @@ GATEWAY_RESPONSES = {
 }
 
 
+XRAY_RULE_NAME_LIMIT = 32
+
+
 class ApiStage(Construct):
     """Throttling, logs, tracing, request validation and a Cognito authorizer on Chalice's API.
 
@@ -122,7 +125,9 @@ class ApiStage(Construct):
         self.sampling_rule = xray.CfnSamplingRule(
             self, "TraceSampling",
             sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
-                rule_name=self.api_name, priority=100, version=1,
+                # X-Ray allows rule names of at most 32 characters.
+                rule_name=contract.bounded_name(self.api_name, XRAY_RULE_NAME_LIMIT),
+                priority=100, version=1,
                 reservoir_size=0, fixed_rate=config.trace_sampling_rate,
                 service_name=f"{self.api_name}/{self.stage_name}",
                 service_type="AWS::ApiGateway::Stage",

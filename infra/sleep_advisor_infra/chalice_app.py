@@ -3,11 +3,13 @@ function from app.py (it imports app.py at synth time)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnResource
+import jsii
+from aws_cdk import CfnResource, IResolveContext, IStringProducer, Lazy
 from aws_cdk import aws_iam as iam
 from chalice.cdk import Chalice
 from constructs import Construct
@@ -24,6 +26,21 @@ INVOKE_PERMISSION_ID = "APIHandlerInvokePermission"
 LIVE_ALIAS = "live"
 # What SAM names from the function's logical id (resolved by the SAM transform).
 VERSION_REF = f"{FUNCTION_ID}.Version"
+
+# The generated function's properties (SAM's names) that a Lambda version locks: a change to
+# any of them, and only to them, must publish a new version. Lambda's own list is aws-cdk-lib's
+# VERSION_LOCKED (aws-lambda/lib/function-hash.ts), in CloudFormation's names; SAM's Tracing,
+# ImageUri and DeadLetterQueue become TracingConfig, Code and DeadLetterConfig. Not locked:
+# ReservedConcurrentExecutions, Tags, CodeSigningConfigArn; nor SAM's own deployment settings
+# (AutoPublishAlias, DeploymentPreference, ...), which are not the function's at all.
+VERSION_LOCKED_PROPERTIES = frozenset({
+    "Architectures", "CodeUri", "InlineCode", "ImageUri", "DeadLetterQueue", "Description",
+    "Environment", "EphemeralStorage", "FileSystemConfigs", "FunctionName", "Handler",
+    "ImageConfig", "KmsKeyArn", "Layers", "MemorySize", "PackageType", "RecursiveLoop", "Role",
+    "Runtime", "RuntimeManagementConfig", "SnapStart", "Timeout", "Tracing", "VpcConfig",
+    "LoggingConfig", "CapacityProviderConfig", "FunctionScalingConfig",
+    "PublishToLatestPublished", "DurableConfig",
+})
 
 
 class ImageOnlyChalice(Chalice):
@@ -77,6 +94,24 @@ class ChaliceApp(Construct):
         self.rest_api: CfnResource = self.chalice.get_resource(REST_API_ID)
         self.function_name: str = self.function.ref
         self._sam_template = Path(self.chalice._sam_package_dir) / "sam.json"
+        # The function's properties as the template will have them: Chalice's, then every
+        # change made here (set_function_property and delete_function_property only).
+        self._function_properties: dict[str, Any] = dict(
+            json.loads(self._sam_template.read_text())["Resources"][FUNCTION_ID]["Properties"])
+
+    def set_function_property(self, name: str, value: Any) -> None:
+        self.function.add_property_override(name, value)
+        self._function_properties[name] = value
+
+    def delete_function_property(self, name: str) -> None:
+        self.function.add_property_deletion_override(name)
+        self._function_properties.pop(name, None)
+
+    def version_fingerprint(self, length: int = 64) -> str:
+        """A sha256 (hex, its first `length` digits) of the function's version-locked
+        properties, resolved at synthesis: it changes exactly when a new Lambda version must be
+        published (the image included)."""
+        return Lazy.uncached_string(_Fingerprint(self._function_properties, length))
 
     def route_to(self, target_ref: str) -> None:
         """Send every route, and API Gateway's permission to invoke, to `target_ref` (the logical
@@ -91,3 +126,16 @@ class ChaliceApp(Construct):
                                 "2015-03-31/functions/${" + target_ref + "}/invocations"})
         permission: CfnResource = self.chalice.get_resource(INVOKE_PERMISSION_ID)
         permission.add_property_override("FunctionName", {"Ref": target_ref})
+
+
+@jsii.implements(IStringProducer)
+class _Fingerprint:
+    def __init__(self, properties: dict[str, Any], length: int) -> None:
+        self._properties, self._length = properties, length
+
+    def produce(self, context: IResolveContext) -> str:
+        locked = {name: value for name, value in self._properties.items()
+                  if name in VERSION_LOCKED_PROPERTIES}
+        resolved = context.resolve(locked)
+        digest = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
+        return digest[:self._length]

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from sleep_advisor_infra.chalice_app import ChaliceApp
 from sleep_advisor_infra.config import REPO_ROOT
 from sleep_advisor_infra.nag import acknowledge
 
@@ -26,7 +27,8 @@ def outside_the_image(context: Path) -> list[str]:
 
 
 class FunctionImage(Construct):
-    """What the function runs from and may do: an image built from the root Dockerfile, a role
+    """What the function runs from and may do: an image built from the root Dockerfile (in
+    `context`, the repository unless a test builds another), a role
     that writes only its own logs and traces and pulls only its image, a JSON log group.
 
     Attributes: `image`, `role`, `log_group`. `configure(function)` switches Chalice's
@@ -34,14 +36,14 @@ class FunctionImage(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *,
-                 log_retention: logs.RetentionDays) -> None:
+                 log_retention: logs.RetentionDays, context: Path = REPO_ROOT) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY,
         )
         self.image = ecr_assets.DockerImageAsset(
-            self, "Image", directory=str(REPO_ROOT), platform=ecr_assets.Platform.LINUX_AMD64,
-            exclude=outside_the_image(REPO_ROOT),
+            self, "Image", directory=str(context), platform=ecr_assets.Platform.LINUX_AMD64,
+            exclude=outside_the_image(context),
         )
         self.role = iam.Role(
             self, "Role",
@@ -64,14 +66,15 @@ class FunctionImage(Construct):
             "the function's log group and the asset repository.",
         )
 
-    def configure(self, function: CfnResource) -> None:
+    def configure(self, app: ChaliceApp) -> None:
         """Switch Chalice's zip-packaged function to the image (Chalice has no image support)."""
-        function.add_property_override("PackageType", "Image")
-        function.add_property_override("ImageUri", self.image.image_uri)
+        function = app.function
+        app.set_function_property("PackageType", "Image")
+        app.set_function_property("ImageUri", self.image.image_uri)
         # Properties SAM would otherwise require or reject for an image.
         for zip_property in ("CodeUri", "Handler", "Runtime", "Layers"):
-            function.add_property_deletion_override(zip_property)
-        function.add_property_override("LoggingConfig", {
+            app.delete_function_property(zip_property)
+        app.set_function_property("LoggingConfig", {
             "LogFormat": "JSON",
             "LogGroup": self.log_group.log_group_name,
             "ApplicationLogLevel": "INFO",

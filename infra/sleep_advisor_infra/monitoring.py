@@ -59,16 +59,15 @@ class AlarmSpec:
     datapoints_to_alarm: int | None = None
 
 
-def notifying_alarms(scope: Construct, stage: str, specs: dict[str, AlarmSpec],
-                     topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-    """One alarm per spec, named sleep-advisor-<stage>-<short name>, notifying `topic` on ALARM
-    and on OK: on-call sees recoveries too."""
-    notify = actions.SnsAction(topic)
+def alarms_from(scope: Construct, stage: str, specs: dict[str, AlarmSpec], *,
+                topic: sns.ITopic | None, name_suffix: str = "") -> dict[str, cloudwatch.Alarm]:
+    """One alarm per spec, named sleep-advisor-<stage>-<short name>[-<suffix>], notifying
+    `topic` on ALARM and on OK (on-call sees recoveries too), or nobody without one."""
     alarms = {}
     for short_name, spec in specs.items():
         alarm = cloudwatch.Alarm(
             scope, f"Alarm-{short_name}",
-            alarm_name=contract.resource_name(stage, short_name),
+            alarm_name=contract.resource_name(stage, short_name) + name_suffix,
             alarm_description=spec.description,
             metric=spec.metric,
             threshold=spec.threshold,
@@ -77,8 +76,9 @@ def notifying_alarms(scope: Construct, stage: str, specs: dict[str, AlarmSpec],
             datapoints_to_alarm=spec.datapoints_to_alarm,
             treat_missing_data=spec.treat_missing_data,
         )
-        alarm.add_alarm_action(notify)
-        alarm.add_ok_action(notify)
+        if topic is not None:
+            alarm.add_alarm_action(actions.SnsAction(topic))
+            alarm.add_ok_action(actions.SnsAction(topic))
         alarms[short_name] = alarm
     return alarms
 
@@ -109,7 +109,8 @@ class LogQuery:
 
 
 class Monitoring(Construct):
-    """Every alarm and widget of a stage. Attributes: `dashboard` (None when the stage goes
+    """Every alarm and widget of a stage; `version_fingerprint` names the version being deployed
+    (ChaliceApp.version_fingerprint). Attributes: `dashboard` (None when the stage goes
     without), `alarms` (the service's, by short name), `rollout_alarms` (the ones CodeDeploy
     watches during a rollout, for Rollout), `log_queries` (by title, each also saved in the
     account: free, and there without the dashboard).
@@ -118,7 +119,8 @@ class Monitoring(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
         function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
-        metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic, dashboard: bool = True,
+        metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic,
+        version_fingerprint: str, dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
@@ -130,10 +132,12 @@ class Monitoring(Construct):
         # What users reach: the alias API Gateway invokes, whichever version it points to.
         self._alias_dimensions = {"FunctionName": function_name,
                                   "Resource": f"{function_name}:{LIVE_ALIAS}"}
+        self._probability_dimensions = {contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+                                        contract.MODEL_VERSION_DIMENSION: model.version}
         # The model's own threshold, or the default for its number of classes (metadata.py).
         self.low_probability = model.low_probability_threshold
         self.alarms = self._alarms(topic)
-        self.rollout_alarms = self._rollout_alarms(topic)
+        self.rollout_alarms = self._rollout_alarms(version_fingerprint)
         self.log_queries = self._log_queries()
         for title, query in self.log_queries.items():
             logs.QueryDefinition(
@@ -236,18 +240,32 @@ class Monitoring(Construct):
                 "evening peak. Check first: /health from outside, the app's API URL and Cognito "
                 "sign-in, then API Gateway's access log for 4xx from every client."),
         }
-        return notifying_alarms(self, self._stage, specs, topic)
+        return alarms_from(self, self._stage, specs, topic=topic)
 
-    def _rollout_alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+    def _rollout_alarms(self, version_fingerprint: str) -> dict[str, cloudwatch.Alarm]:
         """The alarms CodeDeploy watches while it shifts traffic to a new version (Rollout hands
-        them to the deployment preference): the new version's errors and the new model's
-        confidence."""
+        them to the deployment preference): that version's errors and its answers' confidence.
+
+        They judge the version being deployed and nothing else (its ExecutedVersion for errors,
+        its FunctionVersion for the answers). They notify nobody: CodeDeploy's own FAILURE
+        reaches Slack, and between rollouts they watch the live version, which the service's
+        alarms already cover, so they can never page. And a deploy can never start with them in
+        ALARM: each version gets alarms of its own (the name ends in the version's fingerprint),
+        which CloudFormation creates new (INSUFFICIENT_DATA) rather than updating an old one,
+        which PutMetricAlarm would leave in its state.
+        """
+        version = Fn.get_att(VERSION_REF, "Version").to_string()
         new_version_errors = cloudwatch.Metric(
             namespace="AWS/Lambda", metric_name="Errors", statistic="Sum",
             period=ROLLOUT_ERRORS_PERIOD,
             # Lambda's dimensions for an invocation through an alias, per executed version.
-            dimensions_map={**self._alias_dimensions,
-                            "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string()},
+            dimensions_map={**self._alias_dimensions, "ExecutedVersion": version},
+        )
+        new_version_probability = cloudwatch.Metric(
+            namespace=self._namespace, metric_name=contract.PREDICTION_PROBABILITY,
+            statistic="Average", period=ROLLOUT_PROBABILITY_PERIOD,
+            dimensions_map={**self._probability_dimensions,
+                            contract.FUNCTION_VERSION_DIMENSION: version},
         )
         model = self._model
         # No traffic to the new version yet is not a failure.
@@ -257,23 +275,23 @@ class Monitoring(Construct):
                 new_version_errors, 1, GREATER_OR_EQUAL, evaluation_periods=1,
                 treat_missing_data=quiet_is_fine,
                 description="The version being rolled out failed a request (an unhandled error, "
-                "a timeout or a crash) in the last minute; CodeDeploy rolls it back. Check "
-                "first: the function's ERROR log lines with that version's "
+                "a timeout or a crash) in the last minute; CodeDeploy rolls it back and says so "
+                "in Slack. Check first: the function's ERROR log lines with that version's "
                 "function_request_id, then `make check-model` and the tests on the commit you "
                 "deployed."),
-            # The version being deployed is known at synth: its answers, and no other's.
             "rollout-low-probability": AlarmSpec(
-                self.prediction_probability("Average", period=ROLLOUT_PROBABILITY_PERIOD),
-                model.low_probability_threshold, LESS, evaluation_periods=1,
-                treat_missing_data=quiet_is_fine,
+                new_version_probability, model.low_probability_threshold, LESS,
+                evaluation_periods=1, treat_missing_data=quiet_is_fine,
                 description=f"Model {model.name} {model.version}: the average probability of "
-                f"its answers fell below {model.low_probability_threshold} over 5 minutes while "
-                "it was being rolled out; CodeDeploy rolls it back. Check first: its held-out "
-                "metrics in metadata.json against the previous model's, then the class mix."),
+                "the answers of the version being rolled out fell below "
+                f"{model.low_probability_threshold} over 5 minutes; CodeDeploy rolls it back and "
+                "says so in Slack. Check first: its held-out metrics in metadata.json against "
+                "the previous model's, then the class mix."),
         }
-        alarms = notifying_alarms(self, self._stage, specs, topic)
-        # Created by the Rollout construct before: their logical ids stay, or CloudFormation
-        # would replace them and fail on their fixed names.
+        alarms = alarms_from(self, self._stage, specs, topic=None,
+                             name_suffix=f"-{version_fingerprint}")
+        # Created by the Rollout construct before: their logical ids stay (a new name on the
+        # same logical id is a replacement CloudFormation makes new-then-delete).
         for short_name, alarm in alarms.items():
             child = alarm.node.default_child
             assert isinstance(child, cloudwatch.CfnAlarm)

@@ -11,13 +11,16 @@ references, which it resolves in every resource of the template.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Fn, RemovalPolicy
+from pathlib import Path
+
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -35,6 +38,13 @@ ALIAS_ID = f"{FUNCTION_ID}Alias{LIVE_ALIAS}"
 DEPLOYMENT_APPLICATION = "ServerlessDeploymentApplication"
 DEPLOYMENT_GROUP = f"{FUNCTION_ID}DeploymentGroup"
 HOOK_COMMAND = "chalicelib.pre_traffic_hook.handler"
+HOOK_FAILURE_SOURCE = Path(__file__).resolve().parent / "hook_failure"
+
+
+def deployment_group_arn() -> str:
+    """The deployment group SAM generates for the function (a SAM reference until transform)."""
+    return Fn.sub("arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
+                  f"deploymentgroup:${{{DEPLOYMENT_APPLICATION}}}/${{{DEPLOYMENT_GROUP}}}")
 
 
 class Rollout(Construct):
@@ -53,11 +63,13 @@ class Rollout(Construct):
         self.alarms = alarms
         self.hook = self._hook(function_image, topic, topic_key, log_retention)
         self.deployment_role = self._deployment_role()
-        app.function.add_property_override("AutoPublishAlias", LIVE_ALIAS)
-        # A new version for any change (memory, environment, image), not only new code: the
-        # alias must never keep serving an old configuration.
-        app.function.add_property_override("AutoPublishAliasAllProperties", True)
-        app.function.add_property_override("DeploymentPreference", {
+        app.set_function_property("AutoPublishAlias", LIVE_ALIAS)
+        # A new version exactly when a version-locked property or the image changes: never an
+        # old configuration behind the alias, and never a version of an unchanged function
+        # (Lambda refuses to publish one: "A version for this Lambda function exists"), which
+        # AutoPublishAliasAllProperties asks for when only reserved concurrency or a tag changed.
+        app.set_function_property("AutoPublishCodeSha256", app.version_fingerprint())
+        app.set_function_property("DeploymentPreference", {
             "Type": preference,
             "Role": self.deployment_role.role_arn,
             "Alarms": [alarm.alarm_name for alarm in self.alarms.values()],
@@ -114,12 +126,25 @@ class Rollout(Construct):
             resources=[Fn.sub("${" + FUNCTION_ID + ".Arn}:*")],
         ))
         hook.add_to_role_policy(iam.PolicyStatement(
-            sid="ReportOnlyThisDeploymentGroup",
-            actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
-            resources=[Fn.sub(
-                "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
-                f"deploymentgroup:${{{DEPLOYMENT_APPLICATION}}}/${{{DEPLOYMENT_GROUP}}}")],
+            sid="ReadAndReportOnlyThisDeploymentGroup",
+            # GetDeployment: the deployment names the version it shifts traffic to.
+            actions=["codedeploy:GetDeployment",
+                     "codedeploy:PutLifecycleEventHookExecutionStatus"],
+            resources=[deployment_group_arn()],
         ))
+        # CodeDeploy invokes the hook asynchronously and waits up to an hour for its report. A
+        # hook that cannot report (its image fails to start, it runs out of memory or time)
+        # is reported Failed by a small zip function at once, with no retry of the hook.
+        reporter = self._failure_reporter(topic, topic_key, log_retention)
+        hook.configure_async_invoke(
+            on_failure=destinations.LambdaDestination(reporter), retry_attempts=0,
+            max_event_age=Duration.minutes(15))
+        acknowledge(
+            role, "AwsSolutions::AwsSolutions-IAM5[Resource::<"
+            f"{Stack.of(self).get_logical_id(reporter.node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
+            "Lambda invokes a failure destination with the hook's role; CDK's grant covers the "
+            "reporter function and its versions, one function of this stack.",
+        )
         # Written out rather than topic.grant_publish, whose key grant uses a wildcard action:
         # what SNS needs of a publisher to an encrypted topic, and no more.
         hook.add_to_role_policy(iam.PolicyStatement(
@@ -145,6 +170,52 @@ class Rollout(Construct):
             "dead-letter queue would hold an event nobody can replay into that deployment.",
         )
         return hook
+
+    def _failure_reporter(self, topic: sns.ITopic, topic_key: kms.IKey,
+                          log_retention: logs.RetentionDays) -> lambda_.Function:
+        log_group = logs.LogGroup(self, "HookFailureLogs", retention=log_retention,
+                                  removal_policy=RemovalPolicy.DESTROY)
+        role = iam.Role(
+            self, "HookFailureRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Pre-traffic hook's failure destination: report Failed to CodeDeploy",
+        )
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ))
+        reporter = lambda_.Function(
+            self, "HookFailureReporter",
+            description="Reports Failed to CodeDeploy when the pre-traffic hook ends unreported",
+            runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
+            code=lambda_.Code.from_asset(str(HOOK_FAILURE_SOURCE)),
+            memory_size=256, timeout=Duration.seconds(30),
+            environment={TOPIC_VARIABLE: topic.topic_arn, STAGE_VARIABLE: self._stage},
+            role=role, log_group=log_group, logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        reporter.add_to_role_policy(iam.PolicyStatement(
+            sid="ReportOnlyThisDeploymentGroup",
+            actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
+            resources=[deployment_group_arn()],
+        ))
+        reporter.add_to_role_policy(iam.PolicyStatement(
+            sid="PublishTheFailureReport", actions=["sns:Publish"], resources=[topic.topic_arn],
+        ))
+        reporter.add_to_role_policy(iam.PolicyStatement(
+            sid="EncryptForTheAlertsTopic", actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[topic_key.key_arn],
+        ))
+        acknowledge(
+            role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
+            "permissions (Lambda adds them for active tracing).",
+        )
+        acknowledge(
+            reporter, "Serverless::Serverless-LambdaDLQ",
+            "It is itself the hook's failure destination; if it fails too, CodeDeploy's own "
+            "one-hour hook timeout still fails the deployment.",
+        )
+        return reporter
 
     def _deployment_role(self) -> iam.Role:
         """CodeDeploy's role: shift this alias, read the rollout alarms, invoke the hook.
@@ -213,8 +284,9 @@ class Rollout(Construct):
                 "description": (
                     f"CodeDeploy deployment {deployment} is {state}. START: the golden check "
                     "runs, then traffic shifts to the new version. SUCCESS: all traffic is on "
-                    "it. FAILURE or STOP: traffic is back on the previous version; the reason "
-                    "is in this thread (the golden check's report or the rollout alarm)."),
+                    "it. FAILURE or STOP: traffic is back on the previous version; a failed "
+                    "golden check posts its report with this deployment's thread id, and "
+                    "CodeDeploy's deployment history names the rollout alarm that stopped it."),
             },
             "metadata": {"threadId": deployment, "eventType": state},
         })))

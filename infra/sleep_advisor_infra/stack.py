@@ -14,11 +14,12 @@ from chalicelib.config import setting_variable
 from chalicelib.contract import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ModelMetadata
 from chalicelib.model_package import ModelLoadError, load_model_package
+from chalicelib.saving import committed_version_conflict
 from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
 from sleep_advisor_infra.chalice_app import LIVE_ALIAS, ChaliceApp
-from sleep_advisor_infra.config import StageConfig
+from sleep_advisor_infra.config import REPO_ROOT, StageConfig
 from sleep_advisor_infra.function import FunctionImage
 from sleep_advisor_infra.monitoring import Monitoring
 from sleep_advisor_infra.rollout import Rollout
@@ -29,9 +30,13 @@ from sleep_advisor_infra.users import AppUsers
 def shipped_model(model_dir: Path) -> ModelMetadata:
     """The metadata of the model in `model_dir`, once it has loaded as the function loads it."""
     try:
-        return load_model_package(model_dir).advisor.metadata
+        metadata = load_model_package(model_dir).advisor.metadata
     except ModelLoadError as error:
         raise SystemExit(f"{model_dir} cannot be deployed: {error}") from None
+    conflict = committed_version_conflict(model_dir, metadata)
+    if conflict is not None:
+        raise SystemExit(f"{model_dir} cannot be deployed: {conflict}")
+    return metadata
 
 
 def _warn_if_another_model_is_configured(stack: Stack, model_dir: Path,
@@ -48,12 +53,18 @@ def _warn_if_another_model_is_configured(stack: Stack, model_dir: Path,
         )
 
 
+# Enough of the version's fingerprint to tell one rollout's alarms from the last one's.
+ROLLOUT_ALARM_FINGERPRINT_DIGITS = 10
+
+
 class SleepAdvisorStack(Stack):
     """`model_dir` is the model the stage serves: model/, which the Dockerfile copies into the
-    image (the tests describe another model under test with it)."""
+    image (the tests describe another model under test with it); `image_context` the image's
+    build context, the repository (the tests build one with another model in it)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig,
-                 model_dir: Path = BUNDLED_MODEL_DIR, **kwargs: Any) -> None:
+                 model_dir: Path = BUNDLED_MODEL_DIR, image_context: Path = REPO_ROOT,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         # Its features shape the gateway's request model, its name, version and classes the
         # dashboard and alarms. It is loaded and asked its golden questions here, so a model
@@ -62,9 +73,10 @@ class SleepAdvisorStack(Stack):
         _warn_if_another_model_is_configured(self, model_dir, model)
 
         users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)
-        function = FunctionImage(self, "Function", log_retention=config.log_retention)
+        function = FunctionImage(self, "Function", log_retention=config.log_retention,
+                                 context=image_context)
         app = ChaliceApp(self, "PredictionApi", config=config, role=function.role)
-        function.configure(app.function)
+        function.configure(app)
         api = ApiStage(self, "ApiStage", rest_api=app.rest_api, config=config,
                        user_pool=users.user_pool, model=model)
         if config.configure_api_gateway_logging_role:
@@ -78,6 +90,7 @@ class SleepAdvisorStack(Stack):
             function_log_group=function.log_group, api_name=api.api_name,
             api_stage_name=api.stage_name, metrics_namespace=config.metrics_namespace,
             model=model, topic=alerting.topic, dashboard=config.dashboard,
+            version_fingerprint=app.version_fingerprint(ROLLOUT_ALARM_FINGERPRINT_DIGITS),
         )
         rollout = Rollout(
             self, "Rollout", stage=config.stage, app=app, function_image=function, model=model,

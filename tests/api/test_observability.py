@@ -75,12 +75,16 @@ def test_known_batch_emits_the_alarmed_metric_and_logs_what_the_dashboard_draws(
 
     metrics = emitted_metrics(emf_blobs(service_output.text()))
 
-    # One paid metric, the one the alarms read; class mix and timing are in the log line.
-    [probability] = metrics
-    assert probability.namespace == METRICS_NAMESPACE
-    assert probability.name == "PredictionProbability" and probability.unit == "None"
-    assert probability.dimensions == {("service", SERVICE_NAME), ("ModelVersion", MODEL.version)}
-    assert list(probability.values) == probabilities
+    # One paid metric, the one the alarms read, in two dimension sets: by model (the service's
+    # alarms) and by the Lambda version that answered (the rollout's); class mix and timing are
+    # in the log line.
+    by_model, by_version = metrics
+    for probability in metrics:
+        assert probability.namespace == METRICS_NAMESPACE
+        assert probability.name == "PredictionProbability" and probability.unit == "None"
+        assert list(probability.values) == probabilities
+    assert by_model.dimensions == {("service", SERVICE_NAME), ("ModelVersion", MODEL.version)}
+    assert by_version.dimensions == by_model.dimensions | {("FunctionVersion", "$LATEST")}
     [line] = [log for log in service_output.logs() if log["message"] == "prediction"]
     assert line["advice_counts"] == {SAMPLE_ADVICE: 2, OTHER.answer.advice_id: 1}
     assert line["inference_ms"] > 0
@@ -92,11 +96,8 @@ def test_full_batch_keeps_every_probability(
     with service_output.capturing():
         post_predict(client, {"instances": full_batch()})
 
-    probability_values = [
-        value for m in emitted_metrics(emf_blobs(service_output.text()))
-        if m.name == "PredictionProbability" for value in m.values
-    ]
-    assert len(probability_values) == largest_batch() > 1
+    by_model, by_version = emitted_metrics(emf_blobs(service_output.text()))
+    assert len(by_model.values) == len(by_version.values) == largest_batch() > 1
 
 
 def test_rejected_request_is_logged_without_values(
@@ -246,7 +247,7 @@ def test_metrics_failure_never_fails_a_prediction(
     # Nothing from the failed invocation is carried into the next one's metrics.
     probabilities = [m for m in emitted_metrics(emf_blobs(service_output.text()))
                      if m.name == "PredictionProbability"]
-    assert [len(m.values) for m in probabilities] == [1]
+    assert [len(m.values) for m in probabilities] == [1, 1]  # one value, in each dimension set
 
 
 def test_health_writes_no_metrics(client: Client, service_output: ServiceOutput) -> None:

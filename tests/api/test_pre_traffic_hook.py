@@ -4,6 +4,9 @@ on real botocore clients, so every call is checked against the service's API mod
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import io
 import json
 import urllib.parse
@@ -15,14 +18,18 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
-from chalicelib import pre_traffic_hook
+from chalicelib import contract, pre_traffic_hook
 from chalicelib.metadata import GOLDEN_FILENAME, METADATA_FILENAME, sha256_of
+from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_context import LambdaContext
+from harness.logs_insights import json_lines
 from harness.samples import GOLDEN, MODEL, MODEL_DIR
 
-VERSION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:sleep-advisor-dev-APIHandler:7"
+FUNCTION_NAME = "sleep-advisor-dev-APIHandler"
+TARGET_VERSION = "7"
+VERSION_ARN = f"arn:aws:lambda:eu-central-1:123456789012:function:{FUNCTION_NAME}:{TARGET_VERSION}"
 TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:sleep-advisor-dev-alarms"
 HOOK_EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-1"}
 # One session for every test: it loads each service's API model once.
@@ -38,6 +45,10 @@ class FakeAws:
     reported: list[dict[str, Any]] = field(default_factory=list)
     published: list[dict[str, Any]] = field(default_factory=list)
     fail_publish: bool = False
+    already_reported: bool = False
+    # What GetDeployment says the deployment shifts traffic to: the version CloudFormation
+    # published, as a CloudFormation-started deployment's AppSpec names it.
+    revision: dict[str, Any] = field(default_factory=lambda: appspec_revision(TARGET_VERSION))
 
     def client(self, service: str) -> Any:
         client = SESSION.create_client(
@@ -53,12 +64,22 @@ class FakeAws:
         body = params["body"]
         if model.name == "Invoke":
             function = params["url_path"].split("/functions/")[1].split("/")[0]
+            client_context = params["headers"].get("X-Amz-Client-Context")
             request = {"FunctionName": urllib.parse.unquote(function), "Payload": json.loads(body),
-                       "InvocationType": params["headers"].get("X-Amz-Invocation-Type")}
+                       "InvocationType": params["headers"].get("X-Amz-Invocation-Type"),
+                       "ClientContext": client_context and json.loads(
+                           base64.b64decode(client_context))}
             self.invoked.append(request)
             return _response(), self.answer_invoke(request)
+        if model.name == "GetDeployment":
+            return _response(), {"deploymentInfo": {
+                "deploymentId": HOOK_EVENT["DeploymentId"], "revision": self.revision}}
         document = json.loads(body) if isinstance(body, (bytes, str)) and body[:1] in (b"{", "{") else body
         if model.name == "PutLifecycleEventHookExecutionStatus":
+            if self.already_reported:
+                raise ClientError({"Error": {"Code": "LifecycleEventAlreadyCompletedException",
+                                             "Message": "already completed"}},
+                                  "PutLifecycleEventHookExecutionStatus")
             self.reported.append(document)
             return _response(), {"lifecycleEventHookExecutionId": document["lifecycleEventHookExecutionId"]}
         if model.name == "Publish":
@@ -75,6 +96,17 @@ class FakeAws:
             codedeploy=self.client("codedeploy"), sns=self.client("sns"), topic_arn=TOPIC_ARN,
             stage="dev", model_dir=model_dir, seconds_left=seconds_left,
         )
+
+
+def appspec_revision(target_version: str, name: str = FUNCTION_NAME) -> dict[str, Any]:
+    """A Lambda deployment's revision as GetDeployment returns it (AppSpec content, JSON)."""
+    content = json.dumps({"version": 0.0, "Resources": [{name: {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Name": name, "Alias": "live", "CurrentVersion": "6",
+                       "TargetVersion": target_version}}}]})
+    return {"revisionType": "AppSpecContent",
+            "appSpecContent": {"content": content,
+                               "sha256": hashlib.sha256(content.encode()).hexdigest()}}
 
 
 def _response() -> Any:
@@ -100,7 +132,8 @@ def real_function(app_module: ModuleType) -> Callable[[dict[str, Any]], dict[str
     """Lambda running the function's code: the app answers the event the hook sent."""
 
     def invoke(request: dict[str, Any]) -> dict[str, Any]:
-        return payload(app_module.app(request["Payload"], LambdaContext()))
+        context = LambdaContext(client_context=request["ClientContext"])
+        return payload(app_module.app(request["Payload"], context))
 
     return invoke
 
@@ -228,3 +261,80 @@ def test_the_hook_reads_no_scikit_learn() -> None:
         capture_output=True, text=True, check=True)
 
     assert probe.stdout.strip() == "[]"
+
+
+def test_the_golden_check_reaches_no_metric_and_no_dashboard_series(real_function: Any) -> None:
+    # The hook's questions go through /predict exactly as users' do, but the alarms and the
+    # dashboard must see only users: their answers would dilute a canary's few predictions.
+    aws = FakeAws(real_function)
+    with contextlib.redirect_stdout(io.StringIO()) as hook_output:
+        result = aws.run()
+    # The same request as a user's (no client context): counted, so the test can tell.
+    with contextlib.redirect_stdout(io.StringIO()) as user_output:
+        real_function({**aws.invoked[0], "ClientContext": None})
+
+    assert result["status"] == "Succeeded"
+    hook_lines = json_lines(hook_output.getvalue())
+    assert not [m for m in emitted_metrics(emf_blobs(hook_output.getvalue()))
+                if m.name == contract.PREDICTION_PROBABILITY]
+    assert not [line for line in hook_lines if line.get("message") == contract.PREDICTION_LOG]
+    assert [line["message"] for line in hook_lines].count(contract.GOLDEN_CHECK_LOG) == len(
+        GOLDEN.examples)
+    assert [m.name for m in emitted_metrics(emf_blobs(user_output.getvalue()))] == [
+        contract.PREDICTION_PROBABILITY, contract.PREDICTION_PROBABILITY]  # two dimension sets
+    assert [line.get("message") for line in json_lines(user_output.getvalue())].count(
+        contract.PREDICTION_LOG) == 1
+
+
+def test_the_hook_checks_the_version_the_deployment_shifts_traffic_to(real_function: Any) -> None:
+    # CloudFormation may update the hook's environment after the deployment started: the
+    # deployment itself names the target.
+    aws = FakeAws(real_function, revision=appspec_revision("8"))
+
+    result = aws.run()
+
+    assert result["status"] == "Succeeded"
+    assert {call["FunctionName"] for call in aws.invoked} == {VERSION_ARN.rsplit(":", 1)[0] + ":8"}
+
+
+def test_a_deployment_of_another_function_fails(real_function: Any) -> None:
+    aws = FakeAws(real_function, revision=appspec_revision("7", name="someone-elses-function"))
+
+    result = aws.run()
+
+    assert result["status"] == "Failed" and "someone-elses-function" in result["reason"]
+    assert aws.invoked == []
+
+
+@pytest.mark.parametrize("content", [
+    "version: 0.0\nResources:\n  - fn:\n      Type: AWS::Lambda::Function\n      Properties:\n"
+    f"        Name: {FUNCTION_NAME}\n        Alias: live\n        CurrentVersion: '6'\n"
+    "        TargetVersion: '9'\n",
+    json.dumps({"Resources": [{"fn": {"Type": "AWS::Lambda::Function", "Properties": {
+        "Name": FUNCTION_NAME, "TargetVersion": f"{VERSION_ARN.rsplit(':', 1)[0]}:9"}}}]}),
+], ids=["yaml", "json-with-arn"])
+def test_the_target_version_is_read_from_either_appspec_form(content: str) -> None:
+    deployment = {"deploymentInfo": {"revision": {"appSpecContent": {"content": content}}}}
+
+    target = pre_traffic_hook.deployment_target(deployment)
+
+    assert target is not None and target[0] == FUNCTION_NAME
+    assert pre_traffic_hook.version_to_check(VERSION_ARN, target)[0].endswith(":9")
+
+
+def test_a_deployment_naming_no_version_checks_the_published_one(real_function: Any) -> None:
+    aws = FakeAws(real_function, revision={})
+
+    assert aws.run()["status"] == "Succeeded"
+    assert {call["FunctionName"] for call in aws.invoked} == {VERSION_ARN}
+
+
+def test_an_event_delivered_twice_is_reported_once(real_function: Any) -> None:
+    # Asynchronous invocation is at least once: the second delivery finds the lifecycle event
+    # already completed, which must not turn a verdict into a failed invocation.
+    aws = FakeAws(real_function)
+    assert aws.run()["status"] == "Succeeded"
+    aws.already_reported = True
+
+    assert aws.run()["status"] == "Succeeded"
+    assert [r["status"] for r in aws.reported] == ["Succeeded"]

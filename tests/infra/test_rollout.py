@@ -14,6 +14,7 @@ from sleep_advisor_infra.rollout import ALIAS_ID, HOOK_COMMAND
 
 from chalicelib import contract
 from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE
+from harness import REPO_ROOT
 from harness.cdk import Synthesis
 from harness.checks import sam_transform
 from harness.lambda_metrics import lambda_metric_dimensions
@@ -39,6 +40,12 @@ def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
 
 
+def rollout_alarm_ids(template: dict[str, Any]) -> set[str]:
+    by_name = alarms_by_name(template)
+    return {k for k, r in resources_of(template, "AWS::CloudWatch::Alarm").items()
+            if any(by_name.get(name) is r for name in ROLLOUT_ALARMS)}
+
+
 def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
     [found] = [k for k in resources_of(template, resource_type) if k.startswith(prefix)]
     return found
@@ -61,8 +68,7 @@ def test_codedeploy_shifts_traffic_and_rolls_back_on_the_rollout_alarms(
     group_id, group = only(deployed, "AWS::CodeDeploy::DeploymentGroup")
     application_id, _ = only(deployed, "AWS::CodeDeploy::Application")
     hook_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutPreTrafficHook")
-    alarm_ids = {k for k, r in resources_of(deployed, "AWS::CloudWatch::Alarm").items()
-                 if r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1] in ROLLOUT_ALARMS}
+    alarm_ids = rollout_alarm_ids(deployed)
     properties = group["Properties"]
 
     assert alias["UpdatePolicy"] == {"CodeDeployLambdaAliasUpdate": {
@@ -102,8 +108,7 @@ def test_the_deployment_group_uses_the_projects_role_not_sams_default(
     assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{hook_name}")
     assert by_sid["ShiftTheLiveAlias"]["Resource"] == {"Fn::Sub": f"${{APIHandler.Arn}}:{ALIAS}"}
     assert sorted(a["Fn::GetAtt"][0] for a in by_sid["ReadTheRolloutAlarms"]["Resource"]) == sorted(
-        k for k, r in resources_of(deployed, "AWS::CloudWatch::Alarm").items()
-        if r["Properties"]["AlarmName"].rsplit("-dev-", 1)[1] in ROLLOUT_ALARMS)
+        rollout_alarm_ids(deployed))
 
 
 def test_api_gateway_invokes_the_alias_never_the_unqualified_function(
@@ -136,16 +141,25 @@ def test_the_hook_runs_the_new_image_against_the_new_version_with_least_privileg
     assert hook["ImageConfig"] == {"Command": [HOOK_COMMAND]}
     assert hook["Environment"]["Variables"][NEW_VERSION_VARIABLE] == {"Ref": version_id}
     assert "ManagedPolicyArns" not in deployed["Resources"][role_id]["Properties"]
-    actions = {}
+    reporter_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutHookFailureReporter")
+    actions: dict[str, list[Any]] = {}
     for statement in statements_of(deployed, role_id):
         for action in [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]:
-            actions[action] = statement["Resource"]
-    assert actions["lambda:InvokeFunction"] == {"Fn::Sub": "${APIHandler.Arn}:*"}
-    assert actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == {"Fn::Sub": (
+            resources = statement["Resource"]
+            actions.setdefault(action, []).extend(
+                resources if isinstance(resources, list) else [resources])
+    group_arn = {"Fn::Sub": (
         "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
         "${ServerlessDeploymentApplication}/${APIHandlerDeploymentGroup}")}
+    # This function's versions, and the failure reporter (Lambda invokes a destination with
+    # the hook's role).
+    assert {render_reference(r) for r in actions["lambda:InvokeFunction"]} == {
+        "<GetAtt:APIHandler.Arn>:*", f"<GetAtt:{reporter_id}.Arn>", f"<GetAtt:{reporter_id}.Arn>:*"}
+    assert actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == [group_arn]
+    assert actions["codedeploy:GetDeployment"] == [group_arn]
     assert set(actions) == {
-        "lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "lambda:InvokeFunction", "codedeploy:GetDeployment",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
         "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "logs:CreateLogStream",
         "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     }  # Lambda pulls the image under the CDK asset repository's policy, not this role
@@ -170,16 +184,21 @@ def test_the_rollout_alarms_watch_the_new_version_and_the_new_model(
     assert errors["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert (probability["Namespace"], probability["MetricName"]) == (
         "SleepAdvisor/dev", contract.PREDICTION_PROBABILITY)
-    assert {d["Name"]: d["Value"] for d in probability["Dimensions"]} == {
+    assert {d["Name"]: render_reference(d["Value"]) for d in probability["Dimensions"]} == {
         contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
         contract.MODEL_VERSION_DIMENSION: MODEL.version,
+        contract.FUNCTION_VERSION_DIMENSION: f"<GetAtt:{version_id}.Version>",
     }
     assert (probability["Period"], probability["EvaluationPeriods"]) == (300, 1)
     assert probability["Threshold"] == MODEL.low_probability_threshold
     assert probability["ComparisonOperator"] == "LessThanThreshold"
+    fingerprint = deployed["Resources"]["APIHandler"]["Properties"]
     for alarm in (errors, probability):
         assert alarm["TreatMissingData"] == "notBreaching"
-        assert alarm["AlarmActions"] == alarm["OKActions"] and alarm["AlarmActions"]
+        # They page nobody (CodeDeploy's FAILURE does), and each version has its own.
+        assert "AlarmActions" not in alarm and "OKActions" not in alarm
+        assert re.fullmatch(r"sleep-advisor-dev-rollout-[a-z-]+-[0-9a-f]{10}", alarm["AlarmName"])
+    assert fingerprint  # the suffix's source is checked across deploys (test_deploy_sequence.py)
 
 
 def test_every_lambda_metric_uses_dimensions_lambda_publishes(deployed: dict[str, Any]) -> None:
@@ -234,6 +253,21 @@ def test_every_state_change_of_a_rollout_reaches_the_alerts_topic_as_a_slack_mes
     assert message["metadata"]["threadId"] == "d-ABCDEF123"
     assert message["content"]["title"] == (
         f"sleep-advisor dev: rollout of model {MODEL.name} {MODEL.version}: FAILURE")
+    # CloudWatch's own alarm messages carry no thread id (and the rollout alarms notify
+    # nobody): the text must not send on-call looking for one in the thread.
+    assert "in this thread" not in message["content"]["description"]
+    assert "deployment history" in message["content"]["description"]
+
+
+def test_only_an_update_of_the_alias_goes_through_codedeploy(deployed: dict[str, Any]) -> None:
+    # CloudFormation applies UpdatePolicy to updates only: a stage's first deploy creates the
+    # alias on its first version directly, with no hook and no canary, as the README says.
+    _, alias = only(deployed, "AWS::Lambda::Alias")
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+
+    assert set(alias) - {"Type", "Properties", "Metadata"} == {"UpdatePolicy"}
+    assert "**The first deploy of a stage** creates the alias directly" in readme
+    assert "no golden check by the hook and no canary" in readme
 
 
 def render_input_template(template: str, paths: dict[str, str], event: dict[str, Any]) -> str:
@@ -277,9 +311,41 @@ def test_the_deployment_preference_is_a_context_setting(
     properties = synthesis.template["Resources"]["APIHandler"]["Properties"]
     assert properties["DeploymentPreference"]["Type"] == preference
     assert properties["AutoPublishAlias"] == ALIAS
-    assert properties["AutoPublishAliasAllProperties"] is True
+    assert "AutoPublishAliasAllProperties" not in properties
+    assert re.fullmatch(r"[0-9a-f]{64}", properties["AutoPublishCodeSha256"])
 
 
 def test_an_unknown_deployment_preference_is_refused(synthesize: Any) -> None:
     with pytest.raises(ValueError, match="deployment_preference must be one of"):
         synthesize(deployment_preference="Canary50Percent1Minute")
+
+
+def test_a_hook_that_cannot_report_fails_the_deployment_in_minutes(
+    deployed: dict[str, Any],
+) -> None:
+    # CodeDeploy invokes the hook asynchronously and waits an hour for its report: a hook that
+    # cannot start or report is retried never, and its failure destination reports Failed.
+    hook_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutPreTrafficHook")
+    reporter_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutHookFailureReporter")
+    _, config = only(deployed, "AWS::Lambda::EventInvokeConfig")
+    reporter = deployed["Resources"][reporter_id]["Properties"]
+    role_id = reporter["Role"]["Fn::GetAtt"][0]
+    actions = {action: statement["Resource"] for statement in statements_of(deployed, role_id)
+               for action in ([statement["Action"]] if isinstance(statement["Action"], str)
+                              else statement["Action"])}
+
+    assert config["Properties"]["FunctionName"] == {"Ref": hook_id}
+    assert config["Properties"]["MaximumRetryAttempts"] == 0
+    assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [reporter_id, "Arn"]}
+    # A zip on Lambda's own Python runtime: it must run when the image does not.
+    assert "ImageUri" not in json.dumps(reporter["Code"]) and reporter["Runtime"].startswith(
+        "python3")
+    assert reporter["Handler"] == "index.handler"
+    assert actions["codedeploy:PutLifecycleEventHookExecutionStatus"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+        "${ServerlessDeploymentApplication}/${APIHandlerDeploymentGroup}")}
+    assert set(actions) == {
+        "codedeploy:PutLifecycleEventHookExecutionStatus", "sns:Publish", "kms:GenerateDataKey",
+        "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords"}

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Template
 
-from chalicelib.metadata import GOLDEN_FILENAME
+from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME, ModelMetadata
 from harness.cdk import Synthesis, in_process_synth
 from harness.samples import MODEL, MODEL_DIR
 from harness.templates import resource
+from tests.conftest import SECOND_MODEL_DIR
 
 
 def test_outputs(template: Template) -> None:
@@ -27,8 +30,9 @@ def test_outputs(template: Template) -> None:
 def test_resource_counts_guard_against_accidental_deletion(template: Template) -> None:
     for resource_type, count in {
         "AWS::Serverless::Function": 1, "AWS::Serverless::Api": 1,
-        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 4, "AWS::IAM::Role": 4,
-        "AWS::Lambda::Function": 1,  # the pre-traffic hook (the service is a SAM function)
+        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 5, "AWS::IAM::Role": 5,
+        # The pre-traffic hook and its failure reporter (the service is a SAM function).
+        "AWS::Lambda::Function": 2,
     }.items():
         template.resource_count_is(resource_type, count)
 
@@ -89,3 +93,28 @@ def test_a_model_that_cannot_serve_stops_synthesis(model_copy: Path) -> None:
     golden.write_text(golden.read_text() + " ")
     with pytest.raises(SystemExit, match=f"{model_copy} cannot be deployed: {golden}: sha256"):
         stack.shipped_model(model_copy)
+
+
+def test_synthesis_refuses_another_artifact_under_the_committed_version(tmp_path: Path) -> None:
+    from sleep_advisor_infra import stack
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
+        shutil.copy(SECOND_MODEL_DIR / name, model_dir / name)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "the second model")
+    # The sleep model saved over it under the committed version: another artifact, same name.
+    metadata = json.loads((MODEL_DIR / METADATA_FILENAME).read_text())
+    metadata["version"] = ModelMetadata.read(SECOND_MODEL_DIR).version
+    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME):
+        shutil.copy(MODEL_DIR / name, model_dir / name)
+    (model_dir / METADATA_FILENAME).write_text(json.dumps(metadata))
+
+    with pytest.raises(SystemExit, match=r"another artifact .* under version"):
+        stack.shipped_model(model_dir)

@@ -19,3 +19,12 @@ def configured_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
     in-process: the checks after the SAM transform need its template, not the CLI again."""
     return in_process_synth(tmp_path_factory.mktemp("synth"), rule_packs=True,
                             **CONFIGURED_CONTEXT)
+
+
+# The longest stage name StageConfig accepts: every name built from it must fit AWS's limits.
+LONGEST_STAGE = "production-eu-west-1"
+
+
+@pytest.fixture(scope="session")
+def longest_stage_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    return in_process_synth(tmp_path_factory.mktemp("synth"), rule_packs=True, stage=LONGEST_STAGE)

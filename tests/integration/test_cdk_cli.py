@@ -43,13 +43,18 @@ def test_image_context_holds_only_what_the_dockerfile_copies(cli_synthesis: Synt
 
 
 def test_deploy_uploads_no_unused_chalice_zip(cli_synthesis: Synthesis) -> None:
-    # The function runs from the image: the only file assets are the stack's own templates.
+    # The function runs from the image: besides the stack's own templates, the one file asset
+    # is the hook's failure reporter (a zip function that must work when the image does not).
     assets = json.loads((cli_synthesis.assembly_dir / f"{STACK_NAME}.assets.json").read_text())
-    packaging = {asset["source"].get("packaging", "file") for asset in assets["files"].values()}
-    paths = [asset["source"]["path"] for asset in assets["files"].values()]
+    by_packaging: dict[str, list[str]] = {}
+    for asset in assets["files"].values():
+        by_packaging.setdefault(asset["source"].get("packaging", "file"), []).append(
+            asset["source"]["path"])
 
-    assert packaging == {"file"}
-    assert all(path.endswith(".json") for path in paths), paths
+    assert set(by_packaging) == {"file", "zip"}
+    assert all(path.endswith(".json") for path in by_packaging["file"]), by_packaging
+    [reporter] = by_packaging["zip"]
+    assert sorted(p.name for p in (cli_synthesis.assembly_dir / reporter).iterdir()) == ["index.py"]
     assert not list(cli_synthesis.assembly_dir.glob("asset.*.zip"))
 
 

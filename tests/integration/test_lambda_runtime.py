@@ -7,16 +7,20 @@ X-Ray segments arrive over UDP on loopback.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 from sleep_advisor_infra.rollout import HOOK_COMMAND
 
-from chalicelib import pre_traffic_hook
+from chalicelib import contract, pre_traffic_hook
 from chalicelib.golden import read_golden
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
 from chalicelib.proxy_event import api_gateway_event
@@ -125,7 +129,9 @@ def test_model_load_logged_once_and_one_metric_per_prediction(image_layout: Imag
     assert [line["cold_start"] for line in predictions] == [True, False]
     # The one paid metric, the one the alarms read; cold starts come from Lambda's reports.
     metrics = emitted_metrics(emf_blobs(output))
-    assert [m.name for m in metrics] == ["PredictionProbability"] * 2
+    assert [m.name for m in metrics] == ["PredictionProbability"] * 4  # 2 requests × 2 sets
+    # Lambda names the version a container runs; the rollout alarm reads it.
+    assert {dict(m.dimensions).get("FunctionVersion") for m in metrics} == {None, "$LATEST"}
 
 
 def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:
@@ -257,8 +263,8 @@ def test_the_pre_traffic_hook_runs_from_the_same_image_under_the_runtime_client(
     image_layout: ImageLayout,
 ) -> None:
     # The hook is the image with another command. Here AWS is a closed loopback port: the hook
-    # loads, reads the golden answers, fails to reach the new version, and still tries to
-    # report the failure to CodeDeploy, which is the error it ends with.
+    # loads, reads the golden answers, fails to read its deployment, and still tries to report
+    # the failure to CodeDeploy, which is the error it ends with.
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
@@ -282,7 +288,74 @@ def test_the_pre_traffic_hook_runs_from_the_same_image_under_the_runtime_client(
     [check] = [json.loads(line) for line in output.splitlines()
                if line.startswith("{") and '"pre-traffic check"' in line]
     assert check["status"] == "Failed"
-    assert check["reason"].startswith("golden example 1 of ") and "no answer" in check["reason"]
+    assert check["reason"].startswith("the check itself failed: EndpointConnectionError")
+
+
+def test_a_hook_that_cannot_start_is_reported_failed_at_once_by_its_destination(
+    image_layout: ImageLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An image whose hook cannot even be imported: no code of ours runs to report. Lambda (no
+    # retry) hands the on-failure destination its invocation record, and the reporter fails
+    # the deployment at once instead of after CodeDeploy's one-hour hook timeout.
+    task = tmp_path / "task"
+    task.mkdir()
+    for entry in image_layout.task_root.iterdir():
+        if entry.name == "chalicelib":  # without bytecode, which Python would prefer
+            shutil.copytree(entry, task / entry.name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (task / entry.name).symlink_to(entry)
+    (task / "chalicelib" / "proxy_event.py").write_text('raise ImportError("not in this image")\n')
+    hook = dataclasses.replace(image_layout, task_root=task, handler=HOOK_COMMAND)
+    event = {"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "h-1"}
+
+    with LambdaFunction.start(hook, {}) as function:
+        assert function.api.init_failed.wait(60)
+    error = function.api.init_error
+    assert error["errorType"] == "Runtime.ImportModuleError", error
+
+    # The invocation record Lambda sends a destination ("Capturing records of Lambda
+    # asynchronous invocations", AWS Lambda developer guide).
+    record = {
+        "version": "1.0", "timestamp": "2026-12-02T03:00:00.000Z",
+        "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
+                           "functionArn": "arn:aws:lambda:eu-central-1:123456789012:function:"
+                                          "sleep-advisor-dev-pre-traffic:$LATEST",
+                           "approximateInvokeCount": 1},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                            "functionError": "Unhandled"},
+        "responsePayload": error,
+    }
+    monkeypatch.setenv(pre_traffic_hook.TOPIC_VARIABLE, "arn:aws:sns:eu-central-1:123456789012:a")
+    monkeypatch.setenv(pre_traffic_hook.STAGE_VARIABLE, "dev")
+    session = botocore.session.get_session()
+    clients = {name: session.create_client(name, region_name="eu-central-1",
+                                           aws_access_key_id="t", aws_secret_access_key="t")
+               for name in ("codedeploy", "sns")}
+    with Stubber(clients["codedeploy"]) as codedeploy, Stubber(clients["sns"]) as sns:
+        sns.add_response("publish", {"MessageId": "m-1"})
+        codedeploy.add_response(
+            "put_lifecycle_event_hook_execution_status", {"lifecycleEventHookExecutionId": "h-1"},
+            expected_params={"deploymentId": "d-1", "lifecycleEventHookExecutionId": "h-1",
+                             "status": "Failed"})
+        result = hook_failure_reporter().handler(record, None, codedeploy=clients["codedeploy"],
+                                                 sns=clients["sns"])
+        codedeploy.assert_no_pending_responses()
+
+    assert result["status"] == "Failed"
+    assert "RetriesExhausted" in result["reason"] and "Runtime.ImportModuleError" in result["reason"]
+
+
+def hook_failure_reporter() -> Any:
+    """The reporter's module, as Lambda's Python runtime loads it from its zip."""
+    source = REPO_ROOT / "infra" / "sleep_advisor_infra" / "hook_failure" / "index.py"
+    spec = importlib.util.spec_from_file_location("hook_failure_index", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (module.TOPIC_VARIABLE, module.STAGE_VARIABLE) == (
+        pre_traffic_hook.TOPIC_VARIABLE, pre_traffic_hook.STAGE_VARIABLE)
+    return module
 
 
 def test_the_image_compiles_nothing_at_start_up(image_layout: ImageLayout, tmp_path: Path) -> None:
@@ -302,3 +375,27 @@ def test_the_image_compiles_nothing_at_start_up(image_layout: ImageLayout, tmp_p
     assert "app.py" in compiled["without"]
     assert "chalicelib/model_package.py" in compiled["without"]
     assert all(s == "app.py" or s.startswith("chalicelib/") for s in compiled["without"])
+
+
+def test_the_golden_check_is_answered_but_counted_nowhere_under_the_runtime_client(
+    image_layout: ImageLayout,
+) -> None:
+    # As the hook invokes the new version: its ClientContext reaches the function through the
+    # runtime client's header, the answer is /predict's, and no metric or prediction line is
+    # written for it (a user's same request, next, is counted).
+    golden = {"custom": contract.GOLDEN_CHECK_CONTEXT}
+    with LambdaFunction.start(image_layout, chalice_environment()) as function:
+        checked = function.invoke(predict_event({"features": SAMPLE_INSTANCE}),
+                                  client_context=golden)
+        check_output = function.output()
+        answered = function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
+        output = function.output()
+
+    assert checked.response["statusCode"] == answered.response["statusCode"] == 200
+    assert json.loads(checked.response["body"])["predictions"] == json.loads(
+        answered.response["body"])["predictions"]
+    messages = [line.get("message") for line in json_lines(check_output)]
+    assert contract.GOLDEN_CHECK_LOG in messages and contract.PREDICTION_LOG not in messages
+    assert emitted_metrics(emf_blobs(check_output)) == []
+    assert [line.get("message") for line in json_lines(output)].count(contract.PREDICTION_LOG) == 1
+    assert len(emitted_metrics(emf_blobs(output))) == 2  # the user's, in two dimension sets

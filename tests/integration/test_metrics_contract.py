@@ -35,9 +35,11 @@ def function_output(image_layout: ImageLayout, cli_synthesis: Synthesis) -> str:
     environment = {
         **cli_synthesis.template["Resources"]["APIHandler"]["Properties"]["Environment"][
             "Variables"],
-        # Lambda names the function's environment after its physical name: what Ref returns,
-        # and what the dashboard's references render as here.
+        # Lambda names the function's environment after its physical name (what Ref returns)
+        # and the version it runs (what the Version's GetAtt returns): what the dashboard's
+        # and alarms' references render as here.
         "AWS_LAMBDA_FUNCTION_NAME": "<Ref:APIHandler>",
+        "AWS_LAMBDA_FUNCTION_VERSION": "<GetAtt:APIHandler.Version.Version>",
     }
     with LambdaFunction.start(image_layout, environment) as function:
         every_class = {"instances": list(INSTANCES_BY_ADVICE.values())}

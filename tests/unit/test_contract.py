@@ -35,7 +35,7 @@ def test_the_contract_imports_nothing_but_the_standard_library() -> None:
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
 
-    assert imported <= {"__future__", "pathlib", "typing"}
+    assert imported <= {"__future__", "hashlib", "pathlib", "typing"}
 
 
 def test_infrastructure_reads_no_implementation_module() -> None:
@@ -59,4 +59,4 @@ def test_observability_wraps_the_model_call_without_importing_the_domain() -> No
                  for alias in node.names}
 
     assert {m for m in imported if m.startswith("chalicelib")} == {
-        "chalicelib", "chalicelib.contract"}
+        "chalicelib", "chalicelib.contract", "chalicelib.log_stream"}

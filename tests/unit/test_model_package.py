@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,25 @@ def test_metadata_that_misstates_the_models_input_is_refused(model_copy: Path) -
 
     with pytest.raises(ModelLoadError, match=f"the metadata says the model takes '{flipped}' input"):
         load_model_package(model_copy)
+
+
+def test_another_artifact_under_the_committed_version_is_refused(tmp_path: Path) -> None:
+    # Alarms, dashboards and rollouts tell models apart by version: a retrained artifact
+    # shipped under the version the last commit recorded would be averaged with the old one.
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    model_dir = tmp_path / "model"
+    save(model_dir, dataframe_pipeline(), version="2.0.0")
+    git("add", "-A")
+    git("commit", "-q", "-m", "model 2.0.0")
+    other = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X_TRAIN.to_numpy(), Y_TRAIN)
+
+    with pytest.raises(ModelRejected, match=r"another artifact .* under version 2\.0\.0, which "
+                                            r"the last commit recorded .* new version"):
+        save(model_dir, other, version="2.0.0", held_out_features=X_TEST.to_numpy())
+    assert saving.committed_version_conflict(model_dir, ModelMetadata.read(model_dir)) is None
+    # The same save under a new version is what the message asks for.
+    assert save(model_dir, other, version="2.1.0", held_out_features=X_TEST.to_numpy()).version == "2.1.0"
