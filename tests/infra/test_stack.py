@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
+from chalicelib.contract import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME, ModelMetadata
 from harness.cdk import Synthesis, in_process_synth
 from harness.samples import MODEL, MODEL_DIR
@@ -110,10 +111,10 @@ def test_synthesis_refuses_another_artifact_under_the_committed_version(tmp_path
     git("add", "-A")
     git("commit", "-q", "-m", "the second model")
     # The sleep model saved over it under the committed version: another artifact, same name.
-    metadata = json.loads((MODEL_DIR / METADATA_FILENAME).read_text())
+    metadata = json.loads((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
     metadata["version"] = ModelMetadata.read(SECOND_MODEL_DIR).version
     for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME):
-        shutil.copy(MODEL_DIR / name, model_dir / name)
+        shutil.copy(BUNDLED_MODEL_DIR / name, model_dir / name)
     (model_dir / METADATA_FILENAME).write_text(json.dumps(metadata))
 
     with pytest.raises(SystemExit, match=r"another artifact .* under version"):
