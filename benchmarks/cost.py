@@ -367,8 +367,9 @@ def monthly_lines(settings: StackSettings, profile: Profile, measured: dict[str,
              "codedeploy_lambda", profile.deploys_per_month),
         Line("API Gateway REST API", f"{requests:,}", "rest_api_request", requests),
         Line("CloudWatch custom metrics",
-             f"{output.custom_metrics if requests else 0} (PredictionProbability, the one an "
-             "alarm reads)", "custom_metric", output.custom_metrics if requests else 0),
+             f"{output.custom_metrics if requests else 0} (PredictionProbability by model, and by "
+             "the Lambda version that answered: what the alarms read)", "custom_metric",
+             output.custom_metrics if requests else 0),
         Line("CloudWatch alarms", f"{settings.alarm_metrics} alarm metrics, canary's included",
              "alarm_metric", settings.alarm_metrics),
         Line("CloudWatch dashboard", f"{settings.dashboards}", "dashboard", settings.dashboards),
