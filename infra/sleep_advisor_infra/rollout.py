@@ -69,6 +69,11 @@ class Rollout(Construct):
         # (Lambda refuses to publish one: "A version for this Lambda function exists"), which
         # AutoPublishAliasAllProperties asks for when only reserved concurrency or a tag changed.
         app.set_function_property("AutoPublishCodeSha256", app.version_fingerprint())
+        # SAM retains old versions by default, so a version a rolled-back deploy published stays
+        # in Lambda; retrying the same commit would then ask Lambda to publish it again, which
+        # it refuses. Deleted, CloudFormation removes it with the rollback (and old versions
+        # once a rollout succeeds: rolling back after that means deploying the older commit).
+        app.set_function_property("VersionDeletionPolicy", "Delete")
         app.set_function_property("DeploymentPreference", {
             "Type": preference,
             "Role": self.deployment_role.role_arn,
@@ -235,12 +240,26 @@ class Rollout(Construct):
             sid="ShiftTheLiveAlias",
             actions=["lambda:GetAlias", "lambda:UpdateAlias",
                      "lambda:GetProvisionedConcurrencyConfig"],
-            resources=[Fn.sub("${" + FUNCTION_ID + ".Arn}:" + LIVE_ALIAS)],
+            # Lambda's permission table lists the alias actions under the function resource:
+            # the unqualified ARN as well as the alias's.
+            resources=[Fn.get_att(FUNCTION_ID, "Arn").to_string(),
+                       Fn.sub("${" + FUNCTION_ID + ".Arn}:" + LIVE_ALIAS)],
         ))
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadTheRolloutAlarms", actions=["cloudwatch:DescribeAlarms"],
-            resources=[alarm.alarm_arn for alarm in self.alarms.values()],
+            # A pattern, not this deploy's alarm ARNs: each version has alarms of its own, and
+            # nothing orders this policy's update before CodeDeploy starts reading them (a
+            # deployment that cannot read its alarms stops).
+            resources=[Fn.sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:"
+                              f"alarm:{contract.resource_name(self._stage, 'rollout-')}*")],
         ))
+        acknowledge(
+            role, "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:"
+            f"<AWS::Region>:<AWS::AccountId>:alarm:{contract.resource_name(self._stage, 'rollout-')}*]",
+            "This stage's rollout alarms, whose names end in each version's fingerprint: a "
+            "pattern keeps CodeDeploy able to read the new ones however CloudFormation orders "
+            "the update.",
+        )
         role.add_to_policy(iam.PolicyStatement(
             sid="RunThePreTrafficHook", actions=["lambda:InvokeFunction"], resources=[hook_arn],
         ))

@@ -106,9 +106,17 @@ def test_the_deployment_group_uses_the_projects_role_not_sams_default(
     invoke = by_sid["RunThePreTrafficHook"]
     assert invoke["Action"] == "lambda:InvokeFunction"
     assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{hook_name}")
-    assert by_sid["ShiftTheLiveAlias"]["Resource"] == {"Fn::Sub": f"${{APIHandler.Arn}}:{ALIAS}"}
-    assert sorted(a["Fn::GetAtt"][0] for a in by_sid["ReadTheRolloutAlarms"]["Resource"]) == sorted(
-        rollout_alarm_ids(deployed))
+    assert [render_reference(r) for r in by_sid["ShiftTheLiveAlias"]["Resource"]] == [
+        "<GetAtt:APIHandler.Arn>", f"<GetAtt:APIHandler.Arn>:{ALIAS}"]
+    # Every rollout alarm of this stage, whatever version's: a pattern that names them all.
+    [pattern] = [render_reference(by_sid["ReadTheRolloutAlarms"]["Resource"])]
+    assert pattern.endswith(":alarm:sleep-advisor-dev-rollout-*")
+    for name in (r["Properties"]["AlarmName"] for r in alarms_by_name(deployed).values()):
+        assert name.startswith("sleep-advisor-dev-rollout-") == any(
+            name.startswith(f"sleep-advisor-dev-{short}-") for short in ROLLOUT_ALARMS)
+    _, version = only(deployed, "AWS::Lambda::Version")
+    # A rolled-back deploy's version goes with the rollback: the same commit can be retried.
+    assert version["DeletionPolicy"] == "Delete"
 
 
 def test_api_gateway_invokes_the_alias_never_the_unqualified_function(

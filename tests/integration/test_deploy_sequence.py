@@ -53,6 +53,7 @@ SEQUENCE = [
 class Deployed:
     deploy: Deploy
     version_id: str
+    version_deletion_policy: str
     function: dict[str, Any]
     rollout_alarm_names: tuple[str, ...]
 
@@ -72,7 +73,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, second_model_dir: Path) -
                         if r["Type"] == "AWS::Lambda::Version"]
         alarms = alarms_by_name(template)
         results.append(Deployed(
-            deploy, version_id, template["Resources"]["APIHandler"]["Properties"],
+            deploy, version_id, template["Resources"][version_id]["DeletionPolicy"],
+            template["Resources"]["APIHandler"]["Properties"],
             tuple(alarms[n]["Properties"]["AlarmName"]
                   for n in ("rollout-errors", "rollout-low-probability"))))
     return results
@@ -117,6 +119,25 @@ def test_each_version_gets_rollout_alarms_of_its_own(deployed: list[Deployed]) -
         same_version = after.version_id == before.version_id
         assert (after.rollout_alarm_names == before.rollout_alarm_names) == same_version, (
             after.deploy.name)
+
+
+def test_a_deploy_retried_after_a_rollback_can_publish_its_version(
+    deployed: list[Deployed],
+) -> None:
+    # Lambda publishes a version only if $LATEST differs from the last version it published
+    # (PublishVersion); CloudFormation's rollback of an update removes the Version it created
+    # only if its DeletionPolicy is Delete (Retain keeps it in Lambda, published).
+    previous, rolled_back = deployed[2], deployed[3]  # "memory changed" fails its canary
+    published = [locked(previous.function), locked(rolled_back.function)]
+    if rolled_back.version_deletion_policy == "Delete":
+        published.pop()  # removed with the rollback
+
+    retried = locked(rolled_back.function)  # the same commit again: the same $LATEST
+    assert retried != published[-1], "Lambda would refuse: a version for this function exists"
+
+
+def locked(function: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in function.items() if k in version_locked_properties()}
 
 
 def test_the_version_table(deployed: list[Deployed]) -> None:

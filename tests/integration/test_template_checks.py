@@ -38,6 +38,10 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-IAM5[Resource::<RolloutHookFailureReporterACD7EFA4.Arn>:*] "
     "Transformed/Template/RolloutHookRoleDefaultPolicyA8959AFA",
     "Serverless-LambdaDLQ Transformed/Template/RolloutHookFailureReporterACD7EFA4",
+    # CodeDeploy reads this stage's rollout alarms by name pattern (one pair per version).
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:"
+    "<AWS::AccountId>:alarm:sleep-advisor-dev-rollout-*] "
+    "Transformed/Template/RolloutDeploymentRoleDefaultPolicy826D8028",
 }
 
 

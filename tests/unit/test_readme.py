@@ -65,11 +65,10 @@ def test_the_context_table_lists_every_stage_setting_with_its_default() -> None:
         "update README.md's context table to:\n" + StageConfig.readme_table())
 
 
-def test_the_emergency_rollback_window_is_the_image_clean_ups_buffer() -> None:
-    # `aws lambda update-alias` back to the previous version works only while its image is in
-    # ECR: make gc-images keeps an unused image for its rollback buffer, and no longer.
+def test_the_rollback_by_hand_names_the_image_clean_ups_buffer() -> None:
+    # An older commit's image stays in ECR for make gc-images' rollback buffer, and no longer.
     [days] = re.findall(r"--rollback-buffer-days=(\d+)", (REPO_ROOT / "Makefile").read_text())
     readme = " ".join((REPO_ROOT / "README.md").read_text().split())
 
-    assert f"`make gc-images` deletes an image {days} days after no deployed stack uses it" in readme
-    assert "`ImageDeleted`" in readme
+    assert f"it deletes an image {days} days after no deployed stack uses it" in readme
+    assert "`ImageDeleted`" in readme and "update-alias" not in readme
