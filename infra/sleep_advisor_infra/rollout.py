@@ -88,18 +88,9 @@ class Rollout(Construct):
 
     def _hook(self, function_image: FunctionImage, topic: sns.ITopic, topic_key: kms.IKey,
               log_retention: logs.RetentionDays) -> lambda_.DockerImageFunction:
-        log_group = logs.LogGroup(self, "HookLogs", retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        # Its own role, like the function's: its own log group, not every log group in the
-        # account (which the basic execution policy would allow).
-        role = iam.Role(
-            self, "HookRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Pre-traffic hook: invoke this function's versions, report to CodeDeploy",
-        )
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        ))
+        log_group, role = self._logs_and_role(
+            "Hook", log_retention,
+            "Pre-traffic hook: invoke this function's versions, report to CodeDeploy")
         hook = lambda_.DockerImageFunction(
             self, "PreTrafficHook",
             # Named, so the deployment role can name it without depending on it (that would
@@ -150,24 +141,11 @@ class Rollout(Construct):
             "Lambda invokes a failure destination with the hook's role; CDK's grant covers the "
             "reporter function and its versions, one function of this stack.",
         )
-        # Written out rather than topic.grant_publish, whose key grant uses a wildcard action:
-        # what SNS needs of a publisher to an encrypted topic, and no more.
-        hook.add_to_role_policy(iam.PolicyStatement(
-            sid="PublishTheFailureReport", actions=["sns:Publish"], resources=[topic.topic_arn],
-        ))
-        hook.add_to_role_policy(iam.PolicyStatement(
-            sid="EncryptForTheAlertsTopic", actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[topic_key.key_arn],
-        ))
+        _may_report_failures(hook, role, topic, topic_key)
         acknowledge(
             role, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{FUNCTION_ID}.Arn>:*]",
             "Every version of this one function: the version to check is published in the "
             "same deployment, so its number is not known when the policy is written.",
-        )
-        acknowledge(
-            role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
-            "permissions (Lambda adds them for active tracing).",
         )
         acknowledge(
             hook, "Serverless::Serverless-LambdaDLQ",
@@ -178,16 +156,9 @@ class Rollout(Construct):
 
     def _failure_reporter(self, topic: sns.ITopic, topic_key: kms.IKey,
                           log_retention: logs.RetentionDays) -> lambda_.Function:
-        log_group = logs.LogGroup(self, "HookFailureLogs", retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(
-            self, "HookFailureRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Pre-traffic hook's failure destination: report Failed to CodeDeploy",
-        )
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        ))
+        log_group, role = self._logs_and_role(
+            "HookFailure", log_retention,
+            "Pre-traffic hook's failure destination: report Failed to CodeDeploy")
         reporter = lambda_.Function(
             self, "HookFailureReporter",
             description="Reports Failed to CodeDeploy when the pre-traffic hook ends unreported",
@@ -203,24 +174,28 @@ class Rollout(Construct):
             actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
             resources=[deployment_group_arn()],
         ))
-        reporter.add_to_role_policy(iam.PolicyStatement(
-            sid="PublishTheFailureReport", actions=["sns:Publish"], resources=[topic.topic_arn],
-        ))
-        reporter.add_to_role_policy(iam.PolicyStatement(
-            sid="EncryptForTheAlertsTopic", actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[topic_key.key_arn],
-        ))
-        acknowledge(
-            role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
-            "permissions (Lambda adds them for active tracing).",
-        )
+        _may_report_failures(reporter, role, topic, topic_key)
         acknowledge(
             reporter, "Serverless::Serverless-LambdaDLQ",
             "It is itself the hook's failure destination; if it fails too, CodeDeploy's own "
             "one-hour hook timeout still fails the deployment.",
         )
         return reporter
+
+    def _logs_and_role(self, prefix: str, log_retention: logs.RetentionDays,
+                       description: str) -> tuple[logs.LogGroup, iam.Role]:
+        """A rollout function's own log group, and a role that may write only to it (not to
+        every log group in the account, which the basic execution policy would allow)."""
+        log_group = logs.LogGroup(self, f"{prefix}Logs", retention=log_retention,
+                                  removal_policy=RemovalPolicy.DESTROY)
+        role = iam.Role(self, f"{prefix}Role",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=description)
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ))
+        return log_group, role
 
     def _deployment_role(self) -> iam.Role:
         """CodeDeploy's role: shift this alias, read the rollout alarms, invoke the hook.
@@ -309,3 +284,21 @@ class Rollout(Construct):
             },
             "metadata": {"threadId": deployment, "eventType": state},
         })))
+
+
+def _may_report_failures(function: lambda_.Function, role: iam.Role, topic: sns.ITopic,
+                         topic_key: kms.IKey) -> None:
+    """Publish to the alerts topic, written out rather than topic.grant_publish, whose key grant
+    uses a wildcard action: what SNS needs of a publisher to an encrypted topic, no more."""
+    function.add_to_role_policy(iam.PolicyStatement(
+        sid="PublishTheFailureReport", actions=["sns:Publish"], resources=[topic.topic_arn],
+    ))
+    function.add_to_role_policy(iam.PolicyStatement(
+        sid="EncryptForTheAlertsTopic", actions=["kms:GenerateDataKey", "kms:Decrypt"],
+        resources=[topic_key.key_arn],
+    ))
+    acknowledge(
+        role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
+        "permissions (Lambda adds them for active tracing).",
+    )
