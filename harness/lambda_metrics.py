@@ -53,10 +53,17 @@ def lambda_metric_dimensions() -> dict[str, set[frozenset[str]]]:
         return {name: {frozenset(d) for d in sets}
                 for name, sets in json.loads(cached.read_text()).items()}
     found = _read_dimensions(bundle)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps({name: sorted(sorted(d) for d in sets)
-                                  for name, sets in found.items()}))
+    _write_atomically(cached, json.dumps({name: sorted(sorted(d) for d in sets)
+                                          for name, sets in found.items()}))
     return found
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # CI runs two test processes side by side: neither may read the other's half-written file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _read_dimensions(bundle: Path) -> dict[str, set[frozenset[str]]]:
@@ -85,6 +92,5 @@ def version_locked_properties() -> frozenset[str]:
         # e.g. VERSION_LOCKED={Architectures:!0,Code:!0,...,Tags:!1,...}
         [table] = re.findall(r"VERSION_LOCKED=\{([^}]*)\}", source)
         locked = sorted(name for name, flag in re.findall(r"(\w+):!([01])", table) if flag == "0")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(locked))
+        _write_atomically(cached, json.dumps(locked))
     return frozenset(json.loads(cached.read_text()))
