@@ -62,8 +62,30 @@ class FunctionFailed(RuntimeError):
     """The new version raised, timed out inside Lambda, or could not start."""
 
 
+def model_mismatch(invoke: Invoke, expected: ModelMetadata, deployment_id: str) -> str | None:
+    """Why the version under test does not serve the model whose golden answers this hook holds,
+    or None. They come from the same image unless CloudFormation has not yet updated the hook
+    when CodeDeploy starts it: then its golden answers are the previous model's, and comparing
+    would give a misleading verdict."""
+    try:
+        response = invoke(api_gateway_event("GET", "/model", request_id=f"pre-traffic-{deployment_id}-0",
+                                            user_agent="pre-traffic hook"))
+        card = json.loads(response["body"])
+        served = (str(card["name"]), str(card["version"]), str(card["golden"]["sha256"]))
+    except Exception as error:  # no answer, or no model card: the golden questions will say more
+        logger.info("the new version's model card could not be read", extra={"error": repr(error)})
+        return None
+    held = (expected.name, expected.version, expected.golden.sha256)
+    if served == held:
+        return None
+    return (f"the new version serves model {served[0]} {served[1]} (golden answers "
+            f"{served[2][:12]}...) but this hook holds {held[0]} {held[1]} ({held[2][:12]}...): "
+            "the hook does not run the new version's image yet; deploy again")
+
+
 def check_version(invoke: Invoke, golden: GoldenAnswers, deployment_id: str,
-                  seconds_left: Callable[[], float] = lambda: float("inf")) -> Verdict:
+                  seconds_left: Callable[[], float] = lambda: float("inf"),
+                  expected: ModelMetadata | None = None) -> Verdict:
     """Ask every golden question through `invoke`; the first failure, or a pass.
 
     Stops while the hook still has time to report: a hook that times out itself leaves
@@ -90,6 +112,9 @@ def check_version(invoke: Invoke, golden: GoldenAnswers, deployment_id: str,
         except (KeyError, TypeError, ValueError) as error:
             raise NoAnswer(f"the answer is not a prediction: {error!r}") from None
 
+    mismatch = None if expected is None else model_mismatch(invoke, expected, deployment_id)
+    if mismatch is not None:
+        return Verdict(False, mismatch)
     moved = first_moved_answer(golden, ask_one)
     if moved is not None:
         return Verdict(False, moved)
@@ -195,7 +220,8 @@ def run_hook(
         target = deployment_target(codedeploy.get_deployment(deploymentId=deployment_id))
         checked, source = version_to_check(version_arn, target)
         verdict = check_version(lambda_invoker(lambda_client, checked),
-                                read_golden(model_dir, metadata), deployment_id, seconds_left)
+                                read_golden(model_dir, metadata), deployment_id, seconds_left,
+                                expected=metadata)
     except Exception as error:  # the hook must report whatever happens, or CodeDeploy waits 1 h
         verdict = Verdict(False, f"the check itself failed: {error!r}")
     status = "Succeeded" if verdict.passed else "Failed"

@@ -42,6 +42,7 @@ class FakeAws:
 
     answer_invoke: Callable[[dict[str, Any]], dict[str, Any]]
     invoked: list[dict[str, Any]] = field(default_factory=list)
+    card_requests: list[dict[str, Any]] = field(default_factory=list)
     reported: list[dict[str, Any]] = field(default_factory=list)
     published: list[dict[str, Any]] = field(default_factory=list)
     fail_publish: bool = False
@@ -69,7 +70,9 @@ class FakeAws:
                        "InvocationType": params["headers"].get("X-Amz-Invocation-Type"),
                        "ClientContext": client_context and json.loads(
                            base64.b64decode(client_context))}
-            self.invoked.append(request)
+            # The model card first, then the golden questions: recorded apart.
+            is_card = request["Payload"]["requestContext"]["resourcePath"] == "/model"
+            (self.card_requests if is_card else self.invoked).append(request)
             return _response(), self.answer_invoke(request)
         if model.name == "GetDeployment":
             return _response(), {"deploymentInfo": {
@@ -171,12 +174,28 @@ def test_the_shipped_model_passes_and_traffic_may_shift(real_function: Any) -> N
     assert aws.published == []
 
 
-def test_answers_that_differ_from_the_golden_ones_fail_the_deployment(
-    real_function: Any, altered_model: Path
-) -> None:
-    aws = FakeAws(real_function)
+@pytest.fixture
+def drifted_function(real_function: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The new version answering 0.001 off on its first class: another library build, say."""
 
-    result = aws.run(altered_model)
+    def invoke(request: dict[str, Any]) -> dict[str, Any]:
+        answer = real_function(request)
+        response = json.loads(answer["Payload"].read())
+        body = json.loads(response["body"])
+        for prediction in body.get("predictions", []):
+            first = next(iter(prediction["probabilities"]))
+            prediction["probabilities"][first] += 0.001
+        return payload({**response, "body": json.dumps(body)})
+
+    return invoke
+
+
+def test_answers_that_differ_from_the_golden_ones_fail_the_deployment(
+    drifted_function: Any,
+) -> None:
+    aws = FakeAws(drifted_function)
+
+    result = aws.run()
 
     assert result["status"] == "Failed"
     assert result["reason"].startswith(f"golden example 1 of {len(GOLDEN.examples)}")
@@ -338,3 +357,17 @@ def test_an_event_delivered_twice_is_reported_once(real_function: Any) -> None:
 
     assert aws.run()["status"] == "Succeeded"
     assert [r["status"] for r in aws.reported] == ["Succeeded"]
+
+
+def test_a_hook_holding_another_models_golden_answers_says_so(
+    real_function: Any, altered_model: Path
+) -> None:
+    # CloudFormation may start CodeDeploy before it updated the hook's image: its golden
+    # answers would be the previous model's, and a comparison would mislead.
+    aws = FakeAws(real_function)
+
+    result = aws.run(altered_model)
+
+    assert result["status"] == "Failed"
+    assert "the hook does not run the new version's image yet" in result["reason"]
+    assert len(aws.card_requests) == 1 and aws.invoked == []
