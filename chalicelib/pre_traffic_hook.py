@@ -217,30 +217,30 @@ def run_hook(
     try:
         metadata = ModelMetadata.read(model_dir)
         model = f"model {metadata.name} {metadata.version}"
+        golden = read_golden(model_dir, metadata)
         target = deployment_target(codedeploy.get_deployment(deploymentId=deployment_id))
         checked, source = version_to_check(version_arn, target)
-        verdict = check_version(lambda_invoker(lambda_client, checked),
-                                read_golden(model_dir, metadata), deployment_id, seconds_left,
-                                expected=metadata)
+        verdict = check_version(lambda_invoker(lambda_client, checked), golden, deployment_id,
+                                seconds_left, expected=metadata)
     except Exception as error:  # the hook must report whatever happens, or CodeDeploy waits 1 h
         verdict = Verdict(False, f"the check itself failed: {error!r}")
     status = "Succeeded" if verdict.passed else "Failed"
     logger.info("pre-traffic check", extra={"status": status, "reason": verdict.reason,
                                              "deployment_id": deployment_id,
                                              "version": checked, "version_source": source})
-    if not verdict.passed:
+    # Reported first: a second delivery of an event already decided tells on-call nothing.
+    if report(codedeploy, event, status) and not verdict.passed:
         try:
             sns.publish(TopicArn=topic_arn, Message=json.dumps(notification(
                 verdict, stage=stage, model=model, deployment_id=deployment_id)))
         except Exception:  # the rollback matters more than the message about it
             logger.exception("could not publish the failure to the alerts topic")
-    report(codedeploy, event, status)
     return {"status": status, "reason": verdict.reason}
 
 
-def report(codedeploy: Any, event: Mapping[str, Any], status: str) -> None:
-    """PutLifecycleEventHookExecutionStatus; an event Lambda delivered twice (asynchronous
-    invocation is at least once) finds it already reported, which is not an error."""
+def report(codedeploy: Any, event: Mapping[str, Any], status: str) -> bool:
+    """PutLifecycleEventHookExecutionStatus; False when an event Lambda delivered twice
+    (asynchronous invocation is at least once) finds it already reported, not an error."""
     try:
         codedeploy.put_lifecycle_event_hook_execution_status(
             deploymentId=str(event["DeploymentId"]),
@@ -252,6 +252,8 @@ def report(codedeploy: Any, event: Mapping[str, Any], status: str) -> None:
         if code != "LifecycleEventAlreadyCompletedException":
             raise
         logger.info("the lifecycle event was already reported", extra={"status": status})
+        return False
+    return True
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:

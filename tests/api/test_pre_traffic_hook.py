@@ -47,6 +47,7 @@ class FakeAws:
     published: list[dict[str, Any]] = field(default_factory=list)
     fail_publish: bool = False
     already_reported: bool = False
+    publish_attempts: int = 0
     # What GetDeployment says the deployment shifts traffic to: the version CloudFormation
     # published, as a CloudFormation-started deployment's AppSpec names it.
     revision: dict[str, Any] = field(default_factory=lambda: appspec_revision(TARGET_VERSION))
@@ -86,6 +87,7 @@ class FakeAws:
             self.reported.append(document)
             return _response(), {"lifecycleEventHookExecutionId": document["lifecycleEventHookExecutionId"]}
         if model.name == "Publish":
+            self.publish_attempts += 1
             if self.fail_publish:
                 raise RuntimeError("SNS is unreachable")
             self.published.append(dict(document))
@@ -101,15 +103,17 @@ class FakeAws:
         )
 
 
-def appspec_revision(target_version: str, name: str = FUNCTION_NAME) -> dict[str, Any]:
-    """A Lambda deployment's revision as GetDeployment returns it (AppSpec content, JSON)."""
+def appspec_revision(target_version: str, name: str = FUNCTION_NAME,
+                     revision_type: str = "AppSpecContent") -> dict[str, Any]:
+    """A Lambda deployment's revision as GetDeployment returns it: the AppSpec, JSON, as
+    `appSpecContent` or (the older form) `string` (RevisionLocation in CodeDeploy's API)."""
     content = json.dumps({"version": 0.0, "Resources": [{name: {
         "Type": "AWS::Lambda::Function",
         "Properties": {"Name": name, "Alias": "live", "CurrentVersion": "6",
                        "TargetVersion": target_version}}}]})
-    return {"revisionType": "AppSpecContent",
-            "appSpecContent": {"content": content,
-                               "sha256": hashlib.sha256(content.encode()).hexdigest()}}
+    key = {"AppSpecContent": "appSpecContent", "String": "string"}[revision_type]
+    return {"revisionType": revision_type,
+            key: {"content": content, "sha256": hashlib.sha256(content.encode()).hexdigest()}}
 
 
 def _response() -> Any:
@@ -259,14 +263,15 @@ def test_the_hook_reports_before_it_runs_out_of_time(real_function: Any) -> None
 
 
 def test_the_verdict_is_reported_even_when_the_alert_cannot_be_sent(
-    real_function: Any, altered_model: Path
+    drifted_function: Any,
 ) -> None:
-    aws = FakeAws(real_function, fail_publish=True)
+    aws = FakeAws(drifted_function, fail_publish=True)
 
-    result = aws.run(altered_model)
+    result = aws.run()
 
-    assert result["status"] == "Failed"
+    assert result["status"] == "Failed" and result["reason"].startswith("golden example 1")
     assert [r["status"] for r in aws.reported] == ["Failed"]
+    assert aws.publish_attempts == 1 and aws.published == []
 
 
 def test_the_hook_reads_no_scikit_learn() -> None:
@@ -305,10 +310,13 @@ def test_the_golden_check_reaches_no_metric_and_no_dashboard_series(real_functio
         contract.PREDICTION_LOG) == 1
 
 
-def test_the_hook_checks_the_version_the_deployment_shifts_traffic_to(real_function: Any) -> None:
+@pytest.mark.parametrize("revision_type", ["AppSpecContent", "String"])
+def test_the_hook_checks_the_version_the_deployment_shifts_traffic_to(
+    real_function: Any, revision_type: str
+) -> None:
     # CloudFormation may update the hook's environment after the deployment started: the
     # deployment itself names the target.
-    aws = FakeAws(real_function, revision=appspec_revision("8"))
+    aws = FakeAws(real_function, revision=appspec_revision("8", revision_type=revision_type))
 
     result = aws.run()
 
@@ -371,3 +379,12 @@ def test_a_hook_holding_another_models_golden_answers_says_so(
     assert result["status"] == "Failed"
     assert "the hook does not run the new version's image yet" in result["reason"]
     assert len(aws.card_requests) == 1 and aws.invoked == []
+
+
+def test_a_failure_delivered_twice_tells_on_call_once(drifted_function: Any) -> None:
+    aws = FakeAws(drifted_function)
+    assert aws.run()["status"] == "Failed"
+    aws.already_reported = True
+
+    assert aws.run()["status"] == "Failed"
+    assert aws.publish_attempts == 1 and [r["status"] for r in aws.reported] == ["Failed"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from sleep_advisor_infra.rollout import HOOK_COMMAND
 
 from chalicelib import contract, pre_traffic_hook
@@ -118,7 +118,9 @@ def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) ->
 
 
 def test_model_load_logged_once_and_one_metric_per_prediction(image_layout: ImageLayout) -> None:
-    with LambdaFunction.start(image_layout, chalice_environment()) as function:
+    # A container of version 7, as Lambda starts one for an invocation through the alias.
+    environment = {**chalice_environment(), "AWS_LAMBDA_FUNCTION_VERSION": "7"}
+    with LambdaFunction.start(image_layout, environment) as function:
         function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
         output = function.output()
@@ -131,7 +133,7 @@ def test_model_load_logged_once_and_one_metric_per_prediction(image_layout: Imag
     metrics = emitted_metrics(emf_blobs(output))
     assert [m.name for m in metrics] == ["PredictionProbability"] * 4  # 2 requests × 2 sets
     # Lambda names the version a container runs; the rollout alarm reads it.
-    assert {dict(m.dimensions).get("FunctionVersion") for m in metrics} == {None, "$LATEST"}
+    assert {dict(m.dimensions).get("FunctionVersion") for m in metrics} == {None, "7"}
 
 
 def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> None:
@@ -333,7 +335,8 @@ def test_a_hook_that_cannot_start_is_reported_failed_at_once_by_its_destination(
                                            aws_access_key_id="t", aws_secret_access_key="t")
                for name in ("codedeploy", "sns")}
     with Stubber(clients["codedeploy"]) as codedeploy, Stubber(clients["sns"]) as sns:
-        sns.add_response("publish", {"MessageId": "m-1"})
+        sns.add_response("publish", {"MessageId": "m-1"}, expected_params={
+            "TopicArn": "arn:aws:sns:eu-central-1:123456789012:a", "Message": ANY})
         codedeploy.add_response(
             "put_lifecycle_event_hook_execution_status", {"lifecycleEventHookExecutionId": "h-1"},
             expected_params={"deploymentId": "d-1", "lifecycleEventHookExecutionId": "h-1",
@@ -341,6 +344,7 @@ def test_a_hook_that_cannot_start_is_reported_failed_at_once_by_its_destination(
         result = hook_failure_reporter().handler(record, None, codedeploy=clients["codedeploy"],
                                                  sns=clients["sns"])
         codedeploy.assert_no_pending_responses()
+        sns.assert_no_pending_responses()
 
     assert result["status"] == "Failed"
     assert "RetriesExhausted" in result["reason"] and "Runtime.ImportModuleError" in result["reason"]

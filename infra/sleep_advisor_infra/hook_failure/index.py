@@ -37,6 +37,19 @@ def handler(record: dict[str, Any], context: Any, *, codedeploy: Any = None,
     reason = reason_of(record)
     print(json.dumps({"message": "pre-traffic hook failed", "deployment_id": deployment_id,
                       "reason": reason}))
+    codedeploy = codedeploy or boto3.client("codedeploy")
+    try:
+        codedeploy.put_lifecycle_event_hook_execution_status(
+            deploymentId=deployment_id,
+            lifecycleEventHookExecutionId=str(event["LifecycleEventHookExecutionId"]),
+            status="Failed")
+    except Exception as error:
+        # The hook reported after all (its failure came later): the verdict stands, and
+        # on-call has heard from the hook already.
+        if getattr(error, "response", {}).get("Error", {}).get("Code") != (
+                "LifecycleEventAlreadyCompletedException"):
+            raise
+        return {"status": "already reported", "reason": reason}
     sns = sns or boto3.client("sns")
     try:
         sns.publish(TopicArn=os.environ[TOPIC_VARIABLE], Message=json.dumps({
@@ -55,15 +68,4 @@ def handler(record: dict[str, Any], context: Any, *, codedeploy: Any = None,
     except Exception as error:  # the rollback matters more than the message about it
         print(json.dumps({"message": "could not publish to the alerts topic",
                           "error": repr(error)}))
-    codedeploy = codedeploy or boto3.client("codedeploy")
-    try:
-        codedeploy.put_lifecycle_event_hook_execution_status(
-            deploymentId=deployment_id,
-            lifecycleEventHookExecutionId=str(event["LifecycleEventHookExecutionId"]),
-            status="Failed")
-    except Exception as error:
-        # The hook reported after all (its failure came later): the verdict stands.
-        if getattr(error, "response", {}).get("Error", {}).get("Code") != (
-                "LifecycleEventAlreadyCompletedException"):
-            raise
     return {"status": "Failed", "reason": reason}
