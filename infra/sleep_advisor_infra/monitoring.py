@@ -83,17 +83,6 @@ def alarms_from(scope: Construct, stage: str, specs: dict[str, AlarmSpec], *,
     return alarms
 
 
-def prediction_probability(namespace: str, model: ModelMetadata, statistic: str,
-                           period: Duration, label: str | None = None) -> cloudwatch.Metric:
-    """The one custom metric, as the function writes it for `model`'s answers only."""
-    return cloudwatch.Metric(
-        namespace=namespace, metric_name=contract.PREDICTION_PROBABILITY, statistic=statistic,
-        period=period, label=label,
-        dimensions_map={contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
-                        contract.MODEL_VERSION_DIMENSION: model.version},
-    )
-
-
 @dataclass(frozen=True)
 class LogQuery:
     """A Logs Insights query over the function's log group, as the dashboard draws it."""
@@ -170,8 +159,16 @@ class Monitoring(Construct):
         )
 
     def prediction_probability(self, statistic: str, label: str | None = None,
-                               period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
-        return prediction_probability(self._namespace, self._model, statistic, period, label)
+                               period: Duration = FIVE_MINUTES,
+                               function_version: str | None = None) -> cloudwatch.Metric:
+        """The one custom metric, as the function writes it for this model's answers (and, in
+        its second dimension set, by the Lambda version that answered)."""
+        dimensions = dict(self._probability_dimensions)
+        if function_version is not None:
+            dimensions[contract.FUNCTION_VERSION_DIMENSION] = function_version
+        return cloudwatch.Metric(
+            namespace=self._namespace, metric_name=contract.PREDICTION_PROBABILITY,
+            statistic=statistic, period=period, label=label, dimensions_map=dimensions)
 
     def query_widget(self, title: str) -> cloudwatch.LogQueryWidget:
         query = self.log_queries[title]
@@ -261,12 +258,8 @@ class Monitoring(Construct):
             # Lambda's dimensions for an invocation through an alias, per executed version.
             dimensions_map={**self._alias_dimensions, "ExecutedVersion": version},
         )
-        new_version_probability = cloudwatch.Metric(
-            namespace=self._namespace, metric_name=contract.PREDICTION_PROBABILITY,
-            statistic="Average", period=ROLLOUT_PROBABILITY_PERIOD,
-            dimensions_map={**self._probability_dimensions,
-                            contract.FUNCTION_VERSION_DIMENSION: version},
-        )
+        new_version_probability = self.prediction_probability(
+            "Average", period=ROLLOUT_PROBABILITY_PERIOD, function_version=version)
         model = self._model
         # No traffic to the new version yet is not a failure.
         quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
