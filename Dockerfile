@@ -28,6 +28,7 @@ COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/
 # (unchecked-hash: valid whatever the file times; the dependencies got theirs above).
 RUN python3 -m compileall -q --invalidation-mode unchecked-hash \
         "${LAMBDA_TASK_ROOT}/app.py" "${LAMBDA_TASK_ROOT}/chalicelib" >/dev/null
-COPY model/model.joblib model/metadata.json model/golden.json ${LAMBDA_TASK_ROOT}/model/
+COPY model/model.joblib model/metadata.json model/golden.json model/baseline.json \
+     ${LAMBDA_TASK_ROOT}/model/
 
 CMD ["app.app"]

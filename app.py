@@ -10,6 +10,7 @@ from chalice.app import Chalice, ConvertToMiddleware, Request, Response
 
 from chalicelib import contract, observability
 from chalicelib.config import get_settings
+from chalicelib.drift import NightTally
 from chalicelib.model_package import load_model_package
 from chalicelib.observability import logger, metrics
 from chalicelib.schemas import RequestRejected
@@ -31,6 +32,9 @@ with observability.model_load() as loading:
     loading.loaded(package.advisor.metadata.version)
 advisor, request_schema = package.advisor, package.request_schema
 model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
+model_card_body = package.model_card().model_dump(mode="json")
+# This container's counts of nights per feature bin, for the drift check (chalicelib/drift.py).
+tally = NightTally(package.baseline)
 
 
 def _request_id(request: Request) -> str:
@@ -93,7 +97,8 @@ def predict() -> Response | dict[str, Any]:
         return Response(body=rejection.body(), status_code=rejection.status_code)
     with observability.observed_inference(advisor.metadata.version, nights,
                                           log_features=settings.log_features,
-                                          counted=not _is_golden_check(request)) as inference:
+                                          counted=not _is_golden_check(request),
+                                          tally=tally) as inference:
         advice = advisor.advise(nights)
         inference.answered([a.advice_id for a in advice], [a.probability for a in advice])
     return {
@@ -110,4 +115,4 @@ def health() -> dict[str, Any]:
 
 @app.route("/model", methods=["GET"])
 def model_card() -> dict[str, Any]:
-    return advisor.metadata.model_dump(mode="json")
+    return model_card_body

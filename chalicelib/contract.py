@@ -48,6 +48,15 @@ PREDICTION_LOG: Final = "prediction"
 REJECTION_LOG: Final = "request rejected"
 MODEL_LOADED_LOG: Final = "model loaded"
 GOLDEN_CHECK_LOG: Final = "golden check answered"
+# Counts of nights per feature bin and answers per class (chalicelib.drift), never a value: what
+# the scheduled drift check reads. Written by a logger of its own, so that none of a request's
+# keys (its ids, its trace) can reach such a line.
+AGGREGATE_LOG: Final = "night aggregate"
+AGGREGATE_LOGGER: Final = f"{SERVICE_NAME}-aggregates"
+# The drift check's line: every feature's distance from the training baseline.
+DRIFT_CHECK_LOG: Final = "drift check"
+# Its one metric: the largest distance (PSI) of any feature or of the answer mix.
+DRIFT_SCORE: Final = "DriftScore"
 
 # NFR-5: every prediction, cold start included, within 10 s.
 LATENCY_OBJECTIVE_MS: Final = 10_000
@@ -57,6 +66,10 @@ API_GATEWAY_TIMEOUT_S: Final = 29
 # Request limits. The stack hands the stage's values to the function (as these environment
 # variables) and to API Gateway's request model, so the two can never disagree.
 ENVIRONMENT_PREFIX: Final = "SLEEP_ADVISOR_"
+# What the stack tells the functions that write to on-call (the pre-traffic hook, its failure
+# reporter, the drift check): the alerts topic and the stage's name.
+ALERTS_TOPIC_VARIABLE: Final = ENVIRONMENT_PREFIX + "ALERTS_TOPIC"
+STAGE_VARIABLE: Final = ENVIRONMENT_PREFIX + "STAGE"
 # 100 nights covers a quarter of history in one call while bounding one request's work; it is
 # also the most values one EMF document may carry for a metric.
 MAX_BATCH_INSTANCES: Final = 100

@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 METADATA_FILENAME = "metadata.json"
 ARTIFACT_FILENAME = "model.joblib"
 GOLDEN_FILENAME = "golden.json"
+BASELINE_FILENAME = "baseline.json"
+# The files of a model directory, all written by save_model (the metadata last: it holds the
+# others' hashes).
+PACKAGE_FILES = (ARTIFACT_FILENAME, GOLDEN_FILENAME, BASELINE_FILENAME, METADATA_FILENAME)
 
 # A feature name becomes a JSON field and a pydantic field name.
 _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -71,6 +75,14 @@ class GoldenReference(FrozenModel):
     examples: int = Field(gt=0)
 
 
+class BaselineReference(FrozenModel):
+    """Where the model's drift baseline is (chalicelib.drift), and the hash that makes it
+    tamper-evident."""
+
+    file: str = BASELINE_FILENAME
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Monitoring(FrozenModel):
     """Model-specific alarm settings; anything left out gets a default from the classes."""
 
@@ -97,6 +109,7 @@ class ModelMetadata(FrozenModel):
     classes: tuple[AdviceClass, ...] = Field(min_length=2)
     metrics: EvaluationMetrics
     golden: GoldenReference
+    baseline: BaselineReference
     monitoring: Monitoring = Monitoring()
     training: dict[str, str | int | float]
 

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from chalicelib import contract, golden
 from chalicelib.advisor import SleepAdvisor
+from chalicelib.drift import DriftBaseline, ModelCard, read_baseline
 from chalicelib.golden import GoldenAnswers
 from chalicelib.metadata import ModelLoadError, ModelMetadata, sha256_of
 from chalicelib.schemas import RequestSchema
@@ -30,6 +31,11 @@ class ModelPackage:
     advisor: SleepAdvisor
     request_schema: RequestSchema
     golden: GoldenAnswers
+    baseline: DriftBaseline
+
+    def model_card(self) -> ModelCard:
+        """What GET /model serves: the metadata, and the drift baseline it references."""
+        return ModelCard(**self.advisor.metadata.model_dump(), drift_baseline=self.baseline)
 
 
 def unpickle(model_dir: Path, metadata: ModelMetadata) -> object:
@@ -79,8 +85,8 @@ def load_model_package(
     """Load `model_dir` as the function does; ModelLoadError if it must not serve.
 
     Order matters: the artifact's hash and library version are checked before unpickling
-    (which runs code), the golden answers' hash before they are trusted, and the golden
-    questions are asked last, through the same request schema that /predict uses.
+    (which runs code), the golden answers' hash before they are trusted, the golden questions
+    asked through the same request schema that /predict uses; the drift baseline is read last.
     """
     metadata = ModelMetadata.read(model_dir)
     advisor = SleepAdvisor(metadata, unpickle(model_dir, metadata), model_dir / metadata.artifact)
@@ -88,4 +94,6 @@ def load_model_package(
     schema = RequestSchema(metadata, max_batch_instances=max_batch_instances,
                            max_body_bytes=max_body_bytes)
     golden.verify(advisor, schema, answers)
-    return ModelPackage(advisor=advisor, request_schema=schema, golden=answers)
+    baseline = read_baseline(model_dir, metadata)
+    return ModelPackage(advisor=advisor, request_schema=schema, golden=answers,
+                        baseline=baseline)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -59,10 +59,21 @@ metrics = BestEffortMetrics(
     service=contract.SERVICE_NAME,
     namespace=os.environ.get(contract.METRICS_NAMESPACE_VARIABLE, contract.METRICS_NAMESPACE),
 )
+# The aggregates' own logger: no correlation id, no Lambda context, no X-Ray trace id.
+aggregate_logger = Logger(service=contract.AGGREGATE_LOGGER, stream=CurrentStdout(),  # type: ignore[arg-type]
+                          xray_trace_id=None)
 # Lambda names the version a container runs; chalice local and the tests run "$LATEST".
 FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
 # The function calls no AWS API, so patching boto3/requests would only slow the cold start.
 tracer = Tracer(service=contract.SERVICE_NAME, auto_patch=False)
+
+
+class Tally(Protocol):
+    """Counts of answered nights, with an aggregate to log now and then (chalicelib.drift's
+    NightTally): counts only, never a value."""
+
+    def add(self, nights: Sequence[Sequence[float]],
+            advice_ids: Sequence[str]) -> dict[str, Any] | None: ...
 
 
 def _log_failure(step: str) -> None:
@@ -177,12 +188,14 @@ class Inference:
 
 @contextmanager
 def observed_inference(model_version: str, nights: Sequence[Sequence[float]], *,
-                       log_features: bool = False, counted: bool = True) -> Iterator[Inference]:
+                       log_features: bool = False, counted: bool = True,
+                       tally: Tally | None = None) -> Iterator[Inference]:
     """Around the model's call for `nights`: traced, timed, and once answered, measured and
-    logged (never feature values, unless `log_features`, and then only at DEBUG).
+    logged (never feature values, unless `log_features`, and then only at DEBUG), and counted
+    in `tally`, whose aggregate lines the drift check reads.
 
     `counted=False` (the pre-traffic hook's golden questions) writes neither the metric nor
-    the prediction line the dashboard reads: one line of its own instead.
+    the prediction line the dashboard reads, nor counts the nights: one line of its own instead.
     """
     cold_start = _ModelLoad.untraced
     _trace_model_load()
@@ -199,6 +212,8 @@ def observed_inference(model_version: str, nights: Sequence[Sequence[float]], *,
                   inference.advice_ids[0] if answered and inference.advice_ids else None)
     if answered and counted:
         _record_prediction(inference)
+        if tally is not None:
+            _record_aggregate(tally, model_version, nights, inference.advice_ids)
     elif answered:
         _log_golden_check(inference)
 
@@ -222,6 +237,15 @@ def _record_prediction(inference: Inference) -> None:
         "probability_min": round(min(probabilities), 4),
         "inference_ms": round(inference.inference_ms or 0.0, 3),
     })
+
+
+@best_effort
+def _record_aggregate(tally: Tally, model_version: str, nights: Sequence[Sequence[float]],
+                      advice_ids: Sequence[str]) -> None:
+    aggregate = tally.add(nights, advice_ids)
+    if aggregate is not None:
+        aggregate_logger.info(contract.AGGREGATE_LOG, extra={
+            "model_version": model_version, "function_version": FUNCTION_VERSION, **aggregate})
 
 
 @best_effort

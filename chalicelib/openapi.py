@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.config import Settings
 from chalicelib.contract import BUNDLED_MODEL_DIR, PROJECT_ROOT
+from chalicelib.drift import ModelCard
 from chalicelib.metadata import ModelMetadata
 from chalicelib.schemas import RequestSchema
 
@@ -101,9 +102,10 @@ def build_openapi(metadata: ModelMetadata, settings: Settings) -> dict[str, Any]
         }},
         "/model": {"get": {
             "operationId": "model",
-            "summary": "The model's public metadata: features with units and ranges, classes, metrics",
+            "summary": "The model's public metadata: features with units and ranges, classes, "
+                       "metrics, and the training histograms drift is measured against",
             "responses": {"200": {"description": "The model card",
-                                  "content": json_content(ModelMetadata)}},
+                                  "content": json_content(ModelCard)}},
         }},
     }
     return {

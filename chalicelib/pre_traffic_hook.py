@@ -40,8 +40,8 @@ from chalicelib.metadata import ModelMetadata
 from chalicelib.proxy_event import api_gateway_event
 
 NEW_VERSION_VARIABLE = contract.ENVIRONMENT_PREFIX + "NEW_VERSION"
-TOPIC_VARIABLE = contract.ENVIRONMENT_PREFIX + "ALERTS_TOPIC"
-STAGE_VARIABLE = contract.ENVIRONMENT_PREFIX + "STAGE"
+TOPIC_VARIABLE = contract.ALERTS_TOPIC_VARIABLE
+STAGE_VARIABLE = contract.STAGE_VARIABLE
 # An answer later than API Gateway's integration timeout would have failed every user.
 ANSWER_TIMEOUT_S = 29
 # Time kept back to report the verdict to CodeDeploy and on-call.

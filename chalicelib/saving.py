@@ -26,14 +26,17 @@ import numpy as np
 import sklearn
 from sklearn.metrics import accuracy_score, f1_score
 
-from chalicelib import golden
+from chalicelib import drift, golden
 from chalicelib.advisor import SleepAdvisor, serving_problem
 from chalicelib.golden import GoldenAnswers, GoldenExample
 from chalicelib.metadata import (
     ARTIFACT_FILENAME,
+    BASELINE_FILENAME,
     GOLDEN_FILENAME,
     METADATA_FILENAME,
+    PACKAGE_FILES,
     AdviceClass,
+    BaselineReference,
     EvaluationMetrics,
     FeatureSpec,
     GoldenReference,
@@ -63,7 +66,7 @@ def save_model(
     *,
     held_out_features: Any,
     held_out_labels: Sequence[str] | np.ndarray,
-    train_rows: int,
+    training_features: Any,
     name: str,
     version: str,
     description: str,
@@ -77,8 +80,12 @@ def save_model(
     `held_out_features` are rows the estimator was not fitted on, in the form it was fitted
     on (a NumPy array, or a pandas DataFrame with the features as columns); their accuracy and
     macro F1 go into the metadata and some of them become the golden answers.
+    `training_features` are the rows it was fitted on, in the same form: their histogram per
+    feature is the drift baseline the deployed stage compares its traffic with.
     """
     labels = np.asarray(held_out_labels)
+    training_matrix = _feature_matrix(training_features, features, "training")
+    train_rows = len(training_matrix)
     draft = ModelMetadata(
         name=name, version=version, description=description, estimator=_estimator_name(estimator),
         sklearn_version=sklearn.__version__, python_version=platform.python_version(),
@@ -87,6 +94,7 @@ def save_model(
         metrics=EvaluationMetrics(accuracy=0, macro_f1=0, test_rows=max(len(labels), 1),
                                   train_rows=max(train_rows, 1)),
         golden=GoldenReference(sha256="0" * 64, examples=1),
+        baseline=BaselineReference(sha256="0" * 64),
         monitoring=monitoring or Monitoring(), training=training,
     )
     problem = serving_problem(estimator, draft)
@@ -117,8 +125,15 @@ def save_model(
         )
         (staging / GOLDEN_FILENAME).write_text(answers.model_dump_json(indent=2) + "\n",
                                                encoding="utf-8")
-        metadata = unverified.model_copy(update={"metrics": metrics, "golden": GoldenReference(
-            sha256=sha256_of(staging / GOLDEN_FILENAME), examples=len(answers.examples))})
+        baseline = drift.drift_baseline(draft, training_matrix.tolist(), predicted)
+        (staging / BASELINE_FILENAME).write_text(baseline.model_dump_json(indent=2) + "\n",
+                                                 encoding="utf-8")
+        metadata = unverified.model_copy(update={
+            "metrics": metrics,
+            "golden": GoldenReference(sha256=sha256_of(staging / GOLDEN_FILENAME),
+                                      examples=len(answers.examples)),
+            "baseline": BaselineReference(sha256=sha256_of(staging / BASELINE_FILENAME)),
+        })
         _write_metadata(staging, metadata)
         try:
             load_model_package(staging)
@@ -129,7 +144,7 @@ def save_model(
         if conflict is not None:
             raise ModelRejected(conflict)
         output_dir.mkdir(parents=True, exist_ok=True)
-        for file_name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
+        for file_name in PACKAGE_FILES:
             shutil.copyfile(staging / file_name, output_dir / file_name)
     return metadata
 
@@ -169,19 +184,27 @@ def _estimator_name(estimator: Any) -> str:
     return type(estimator).__name__
 
 
+def _feature_matrix(data: Any, features: Sequence[FeatureSpec], role: str) -> np.ndarray:
+    """Rows of `data` (an array, or a DataFrame with the features as columns) as a float64
+    matrix with the features in the metadata's order."""
+    names = [f.name for f in features]
+    columns = getattr(data, "columns", None)
+    if columns is not None:
+        missing = [n for n in names if n not in list(columns)]
+        if missing:
+            raise ModelRejected(f"{role} data has no column(s) {missing}")
+        matrix = data[names].to_numpy(dtype=np.float64)
+    else:
+        matrix = np.asarray(data, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[1] != len(features) or len(matrix) == 0:
+        raise ModelRejected(f"{role} features have shape {matrix.shape}; expected rows of "
+                            f"{len(features)} features")
+    return matrix
+
+
 def _feature_rows(held_out_features: Any, metadata: ModelMetadata) -> list[dict[str, float | int]]:
     """Held-out rows as request objects, checked against the declared types and ranges."""
-    columns = getattr(held_out_features, "columns", None)
-    if columns is not None:
-        missing = [n for n in metadata.feature_names if n not in list(columns)]
-        if missing:
-            raise ModelRejected(f"held-out data has no column(s) {missing}")
-        matrix = held_out_features[list(metadata.feature_names)].to_numpy(dtype=np.float64)
-    else:
-        matrix = np.asarray(held_out_features, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[1] != len(metadata.features):
-        raise ModelRejected(f"held-out features have shape {matrix.shape}; expected rows of "
-                            f"{len(metadata.features)} features")
+    matrix = _feature_matrix(held_out_features, metadata.features, "held-out")
     rows = []
     for spec, column in zip(metadata.features, matrix.T, strict=True):
         outside = column[(column < spec.minimum) | (column > spec.maximum) | ~np.isfinite(column)]
@@ -250,6 +273,15 @@ def describe(package: ModelPackage) -> str:
               f"{f.description}" for f in metadata.features]
     lines += ["", "Classes (advice_id: advice):"]
     lines += [f"  {c.id}: {c.advice}" for c in metadata.classes]
+    baseline = package.baseline
+    lines += ["", f"Drift baseline ({baseline.training_rows} training rows; answers from "
+              f"{baseline.held_out_rows} held-out rows), share per bin:"]
+    for feature in baseline.features:
+        bins = ", ".join(f"{feature.describe_bin(i)} {share:.0%}"
+                         for i, share in enumerate(feature.shares))
+        lines.append(f"  {feature.name}: {bins}")
+    lines.append("  answers: " + ", ".join(f"{c} {share:.0%}"
+                                          for c, share in baseline.answers.items()))
     return "\n".join(lines)
 
 

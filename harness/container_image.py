@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chalicelib.metadata import PACKAGE_FILES
 from harness import REPO_ROOT
 from harness.lambda_runtime import ImageLayout
 
@@ -244,7 +245,7 @@ def context_with_model(destination: Path, model_dir: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
-    for saved in ("model.joblib", "metadata.json", "golden.json"):
+    for saved in PACKAGE_FILES:
         shutil.copy2(model_dir / saved, destination / "model" / saved)
     return destination
 

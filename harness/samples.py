@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import get_settings
+from chalicelib.drift import DriftBaseline, read_baseline
 from chalicelib.golden import GoldenAnswers, GoldenExample, read_golden
 from chalicelib.metadata import FeatureSpec, ModelMetadata
 from harness import REPO_ROOT
@@ -26,6 +27,7 @@ from harness import REPO_ROOT
 MODEL_DIR: Path = get_settings().model_dir
 MODEL = ModelMetadata.read(MODEL_DIR)
 GOLDEN: GoldenAnswers = read_golden(MODEL_DIR, MODEL)
+BASELINE: DriftBaseline = read_baseline(MODEL_DIR, MODEL)
 SETTINGS = get_settings()
 # The bundled sleep model: tests about that model in particular (its training, its accuracy)
 # run only when model/ holds it.

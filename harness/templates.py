@@ -86,3 +86,13 @@ def only_of(template: Any, resource_type: str) -> tuple[str, dict[str, Any]]:
     """The one resource of `resource_type` (an assertions.Template or its JSON)."""
     document = template if isinstance(template, dict) else template.to_json()
     return only(document, resource_type)
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
+    """The logical id of the one resource of `resource_type` whose id starts with `prefix`."""
+    [found] = [k for k in resources_of(template, resource_type) if k.startswith(prefix)]
+    return found

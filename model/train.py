@@ -144,7 +144,7 @@ def train(output_dir: Path, seed: int = DATA_SEED, rows: int = DATASET_ROWS) -> 
         estimator,
         held_out_features=x_test,
         held_out_labels=y_test,
-        train_rows=len(y_train),
+        training_features=x_train,
         name=MODEL_NAME,
         version=MODEL_VERSION,
         description="Advice for better sleep from one night of phone and wearable data.",

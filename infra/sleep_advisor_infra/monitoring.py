@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from chalicelib import contract
+from chalicelib.drift import ANSWERS, MODERATE_SHIFT, SIGNIFICANT_SHIFT
 from chalicelib.metadata import ModelMetadata
 from sleep_advisor_infra.chalice_app import LIVE_ALIAS, VERSION_REF
 
@@ -91,6 +92,8 @@ class LogQuery:
     stats: str
     width: int = 8
     view: cloudwatch.LogQueryVisualizationType = cloudwatch.LogQueryVisualizationType.LINE
+    # Another log group than the function's (the drift check's).
+    log_group: logs.ILogGroup | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -109,7 +112,8 @@ class Monitoring(Construct):
         self, scope: Construct, construct_id: str, *, stage: str, function_name: str,
         function_log_group: logs.ILogGroup, api_name: str, api_stage_name: str,
         metrics_namespace: str, model: ModelMetadata, topic: sns.ITopic,
-        version_fingerprint: str, dashboard: bool = True,
+        version_fingerprint: str, drift_check_name: str, drift_log_group: logs.ILogGroup,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
@@ -118,6 +122,7 @@ class Monitoring(Construct):
         self._api_name, self._api_stage_name = api_name, api_stage_name
         self._namespace = metrics_namespace
         self._model = model
+        self._drift_check_name, self._drift_log_group = drift_check_name, drift_log_group
         # What users reach: the alias API Gateway invokes, whichever version it points to.
         self._alias_dimensions = {"FunctionName": function_name,
                                   "Resource": f"{function_name}:{LIVE_ALIAS}"}
@@ -134,13 +139,17 @@ class Monitoring(Construct):
                 query_definition_name=f"{contract.resource_name(stage)}/{title}",
                 query_string=logs.QueryString(
                     filter_statements=[query.filter], stats_statements=[query.stats]),
-                log_groups=[function_log_group],
+                log_groups=[query.log_group or function_log_group],
             )
         self.dashboard = self._dashboard() if dashboard else None
 
     @property
     def _classes_title(self) -> str:
         return f"Answers per class: {self._model.name}"
+
+    @property
+    def _drift_title(self) -> str:
+        return f"Drift per feature (PSI against training): {self._model.name}"
 
     # Metrics -------------------------------------------------------------------------------
 
@@ -170,11 +179,17 @@ class Monitoring(Construct):
             namespace=self._namespace, metric_name=contract.PREDICTION_PROBABILITY,
             statistic=statistic, period=period, label=label, dimensions_map=dimensions)
 
+    def drift_score(self, label: str | None = None) -> cloudwatch.Metric:
+        """The drift check's metric: the largest PSI of any feature or of the answer mix."""
+        return cloudwatch.Metric(
+            namespace=self._namespace, metric_name=contract.DRIFT_SCORE, statistic="Maximum",
+            period=Duration.hours(1), dimensions_map=self._probability_dimensions, label=label)
+
     def query_widget(self, title: str) -> cloudwatch.LogQueryWidget:
         query = self.log_queries[title]
         return cloudwatch.LogQueryWidget(
             title=title, width=query.width, height=6, view=query.view,
-            log_group_names=[self._function_log_group.log_group_name],
+            log_group_names=[(query.log_group or self._function_log_group).log_group_name],
             query_lines=query.lines,
         )
 
@@ -227,6 +242,28 @@ class Monitoring(Construct):
                 "it is unsure about what users send, a sign of drift or of a client sending "
                 f"other units. Check first: '{self._classes_title}' for a shifted mix, then "
                 "rejected requests and the app release notes."),
+            "input-drift": AlarmSpec(
+                self.drift_score(), SIGNIFICANT_SHIFT, at_least, evaluation_periods=1,
+                # The check writes no datapoint below the moderate band or without enough
+                # nights: neither is drift.
+                treat_missing_data=quiet_is_fine,
+                description=f"Model {self._model.name} {self._model.version}: the nights users "
+                f"send moved away from its training data (PSI at least {SIGNIFICANT_SHIFT} for a "
+                "feature or the answer mix). The drift check's message in this channel names "
+                "the features and their shares. Check first: a client release (units or "
+                "defaults: one feature in its lowest or highest bin), then a new user group "
+                "(several features and the class mix together), then whether to retrain "
+                "(`make drift-report` on an export of recent requests)."),
+            "drift-check-failed": AlarmSpec(
+                cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors", statistic="Sum",
+                                  period=Duration.hours(1),
+                                  dimensions_map={"FunctionName": self._drift_check_name}),
+                1, at_least, evaluation_periods=3, datapoints_to_alarm=2,
+                treat_missing_data=quiet_is_fine,
+                description="The hourly drift check failed in 2 of the last 3 hours: input "
+                "drift is not being watched. Check first: the check's log group for its ERROR "
+                "line (a missing permission, the service's log group renamed), then its last "
+                "deploy."),
             "no-traffic": AlarmSpec(
                 self.api_metric("Count", "Sum", period=Duration.hours(1)), 1, below,
                 evaluation_periods=SILENT_HOURS, datapoints_to_alarm=SILENT_HOURS,
@@ -321,6 +358,12 @@ class Monitoring(Construct):
                 prediction, f"{class_counts} by bin(1h)",
                 width=24, view=cloudwatch.LogQueryVisualizationType.STACKEDAREA,
             ),
+            self._drift_title: LogQuery(
+                f'message = "{contract.DRIFT_CHECK_LOG}" and ispresent(largest_distance)',
+                ", ".join(f"max(distances.{name}) as {name}" for name in (
+                    *self._model.feature_names, ANSWERS)) + " by bin(1h)",
+                width=16, log_group=self._drift_log_group,
+            ),
         }
 
     def _dashboard(self) -> cloudwatch.Dashboard:
@@ -328,7 +371,8 @@ class Monitoring(Construct):
             value=OBJECTIVE_MS, label="10 s objective (NFR-5)",
             color=cloudwatch.Color.RED,
         )
-        memory, initialisation, cold_starts, inference, rejected, class_mix = self.log_queries
+        (memory, initialisation, cold_starts, inference, rejected, class_mix,
+         drift_per_feature) = self.log_queries
         dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=contract.resource_name(self._stage),
             default_interval=Duration.days(1),
@@ -387,6 +431,21 @@ class Monitoring(Construct):
             ),
         )
         dashboard.add_widgets(self.query_widget(class_mix))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"Input drift: {self._model.name} {self._model.version}", width=8,
+                # Every hour's distances are in the per-feature chart beside it.
+                left=[self.drift_score("Largest PSI (written from 0.1 up)")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=MODERATE_SHIFT, label="moderate",
+                                                    color=cloudwatch.Color.ORANGE),
+                    cloudwatch.HorizontalAnnotation(value=SIGNIFICANT_SHIFT,
+                                                    label="significant: alarm",
+                                                    color=cloudwatch.Color.RED)],
+                left_y_axis=cloudwatch.YAxisProps(min=0),
+            ),
+            self.query_widget(drift_per_feature),
+        )
         dashboard.add_widgets(self._rollout_widget())
         return dashboard
 

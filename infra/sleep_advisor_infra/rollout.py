@@ -141,7 +141,7 @@ class Rollout(Construct):
             "Lambda invokes a failure destination with the hook's role; CDK's grant covers the "
             "reporter function and its versions, one function of this stack.",
         )
-        _may_report_failures(hook, role, topic, topic_key)
+        may_publish_to(hook, role, topic, topic_key)
         acknowledge(
             role, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{FUNCTION_ID}.Arn>:*]",
             "Every version of this one function: the version to check is published in the "
@@ -174,7 +174,7 @@ class Rollout(Construct):
             actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
             resources=[deployment_group_arn()],
         ))
-        _may_report_failures(reporter, role, topic, topic_key)
+        may_publish_to(reporter, role, topic, topic_key)
         acknowledge(
             reporter, "Serverless::Serverless-LambdaDLQ",
             "It is itself the hook's failure destination; if it fails too, CodeDeploy's own "
@@ -286,12 +286,12 @@ class Rollout(Construct):
         })))
 
 
-def _may_report_failures(function: lambda_.Function, role: iam.Role, topic: sns.ITopic,
-                         topic_key: kms.IKey) -> None:
+def may_publish_to(function: lambda_.Function, role: iam.Role, topic: sns.ITopic,
+                   topic_key: kms.IKey, sid: str = "PublishTheFailureReport") -> None:
     """Publish to the alerts topic, written out rather than topic.grant_publish, whose key grant
     uses a wildcard action: what SNS needs of a publisher to an encrypted topic, no more."""
     function.add_to_role_policy(iam.PolicyStatement(
-        sid="PublishTheFailureReport", actions=["sns:Publish"], resources=[topic.topic_arn],
+        sid=sid, actions=["sns:Publish"], resources=[topic.topic_arn],
     ))
     function.add_to_role_policy(iam.PolicyStatement(
         sid="EncryptForTheAlertsTopic", actions=["kms:GenerateDataKey", "kms:Decrypt"],

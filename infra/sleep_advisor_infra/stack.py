@@ -19,6 +19,7 @@ from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
 from sleep_advisor_infra.chalice_app import LIVE_ALIAS, ChaliceApp
+from sleep_advisor_infra.drift import DriftCheck
 from sleep_advisor_infra.config import REPO_ROOT, StageConfig
 from sleep_advisor_infra.function import FunctionImage
 from sleep_advisor_infra.monitoring import Monitoring
@@ -85,12 +86,19 @@ class SleepAdvisorStack(Stack):
             self, "Alerting", stage=config.stage, slack_workspace_id=config.slack_workspace_id,
             slack_channel_id=config.slack_channel_id, alarm_email=config.alarm_email,
         )
+        drift_check = DriftCheck(
+            self, "DriftCheck", stage=config.stage, function_image=function,
+            metrics_namespace=config.metrics_namespace, topic=alerting.topic,
+            topic_key=alerting.key, log_retention=config.log_retention,
+        )
         monitoring = Monitoring(
             self, "Monitoring", stage=config.stage, function_name=app.function_name,
             function_log_group=function.log_group, api_name=api.api_name,
             api_stage_name=api.stage_name, metrics_namespace=config.metrics_namespace,
             model=model, topic=alerting.topic, dashboard=config.dashboard,
             version_fingerprint=app.version_fingerprint(ROLLOUT_ALARM_FINGERPRINT_DIGITS),
+            drift_check_name=drift_check.function.function_name,
+            drift_log_group=drift_check.log_group,
         )
         rollout = Rollout(
             self, "Rollout", stage=config.stage, app=app, function_image=function, model=model,
@@ -105,6 +113,8 @@ class SleepAdvisorStack(Stack):
         CfnOutput(self, "LiveAlias", value=LIVE_ALIAS,
                   description="The alias API Gateway invokes; each deploy shifts it to a new version")
         CfnOutput(self, "PreTrafficHookName", value=rollout.hook.function_name)
+        CfnOutput(self, "DriftCheckName", value=drift_check.function.function_name,
+                  description="Runs hourly; invoke it to check drift now")
         CfnOutput(self, "AlarmTopicArn", value=alerting.topic.topic_arn)
         CfnOutput(self, "UserPoolId", value=users.user_pool.user_pool_id)
         if users.client_id is not None:

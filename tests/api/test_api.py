@@ -16,6 +16,7 @@ from chalicelib.proxy_event import api_gateway_event
 from harness.lambda_context import LambdaContext
 from harness.samples import (
     BAD_REQUESTS,
+    BASELINE,
     COUNT_FEATURE,
     GOLDEN,
     MODEL,
@@ -128,12 +129,13 @@ def test_health_reports_the_loaded_model(client: Client) -> None:
     }
 
 
-def test_model_card_lists_features_classes_and_metrics(client: Client) -> None:
+def test_model_card_lists_features_classes_metrics_and_the_drift_baseline(client: Client) -> None:
     response = client.http.get("/model")
 
     assert response.status_code == 200
     card = json.loads(response.body)
-    assert card == MODEL.model_dump(mode="json")
+    assert card == {**MODEL.model_dump(mode="json"),
+                    "drift_baseline": BASELINE.model_dump(mode="json")}
     assert [f["name"] for f in card["features"]] == list(MODEL.feature_names)
     assert {"unit", "minimum", "maximum", "description"} <= set(card["features"][0])
     assert card["golden"]["examples"] == len(GOLDEN.examples)

@@ -21,6 +21,7 @@ from harness.templates import (
     alarms_by_name,
     dashboard_metrics,
     dashboard_widgets,
+    logical_id,
     only,
     render_reference,
 )
@@ -31,6 +32,10 @@ def test_dashboard_only_series_are_logs_insights_queries_on_the_function_logs(
 ) -> None:
     template = synthesis.template
     log_group = template["Resources"]["APIHandler"]["Properties"]["LoggingConfig"]["LogGroup"]
+    [drift_log_group] = [r["Properties"]["LoggingConfig"]["LogGroup"]
+                         for r in template["Resources"].values()
+                         if r["Type"] == "AWS::Lambda::Function"
+                         and r["Properties"].get("FunctionName", "").endswith("-drift-check")]
     sources = {w["properties"]["query"].split("|")[0].strip()
                for w in dashboard_widgets(template) if w["type"] == "log"}
     queries = dashboard_queries(template)
@@ -38,7 +43,9 @@ def test_dashboard_only_series_are_logs_insights_queries_on_the_function_logs(
 
     # No metric filter: each would be a paid custom metric.
     assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::MetricFilter"]
-    assert sources == {f"SOURCE '{render_reference(log_group)}'"}
+    # The function's log group, and the drift check's (its per-feature distances).
+    assert sources == {f"SOURCE '{render_reference(log_group)}'",
+                       f"SOURCE '{render_reference(drift_log_group)}'"}
     assert {f"advice_counts.{c}" for c in MODEL.class_ids} | {"message"} == fields_read(class_mix)
     # Each cold start's report has the init duration; the warm ones have none.
     cold_starts = queries["Cold starts"]
@@ -57,8 +64,11 @@ def test_aws_metrics_use_the_generated_function_and_api(synthesis: Synthesis) ->
     # Through the alias users reach; the rollout's error alarm also names the version.
     through_the_alias = frozenset({("FunctionName", "<Ref:APIHandler>"),
                                    ("Resource", "<Ref:APIHandler>:live")})
+    drift_check = logical_id(template, "AWS::Lambda::Function", "DriftCheckFunction")
     assert lambda_dimensions == {through_the_alias, through_the_alias | {
-        ("ExecutedVersion", "<GetAtt:APIHandler.Version.Version>")}}
+        ("ExecutedVersion", "<GetAtt:APIHandler.Version.Version>")},
+        # The drift check's own errors.
+        frozenset({("FunctionName", f"<Ref:{drift_check}>")})}
     assert api_dimensions == {frozenset({("ApiName", api["Name"]), ("Stage", api["StageName"])})}
     assert api["Name"] == "sleep-advisor-dev"
     assert {m[0] for m in used} == {"AWS/Lambda", "AWS/ApiGateway", "SleepAdvisor/dev"}
@@ -81,7 +91,10 @@ def test_dashboard_has_the_widgets_on_call_needs(synthesis: Synthesis) -> None:
     assert [m[-1]["stat"] for m in durations["metrics"]] == ["p50", "p90", "p99"]
     assert durations["annotations"]["horizontal"][0]["value"] == 10_000
     assert widgets["API latency (ms)"]["annotations"]["horizontal"][0]["value"] == 10_000
-    assert len(widgets["Alarms"]["alarms"]) == 8  # six service alarms, two rollout alarms
+    assert len(widgets["Alarms"]["alarms"]) == 10  # eight service alarms, two rollout alarms
+    drift = widgets[f"Input drift: {MODEL.name} {MODEL.version}"]
+    assert [a["value"] for a in drift["annotations"]["horizontal"]] == [0.1, 0.25]
+    assert drift["metrics"][0][:2] == ["SleepAdvisor/dev", "DriftScore"]
     assert dashboard["Properties"]["DashboardName"] == "sleep-advisor-dev"
 
 
@@ -95,6 +108,11 @@ EXPECTED_ALARMS = {
         "PredictionProbability", "Average", 900, MODEL.low_probability_threshold,
         "LessThanThreshold", 2, 2, "notBreaching"),
     "no-traffic": ("Count", "Sum", 3600, 1, "LessThanThreshold", 12, 12, "breaching"),
+    # The drift check writes no datapoint below 0.1 or without enough nights: not drift.
+    "input-drift": ("DriftScore", "Maximum", 3600, 0.25, "GreaterThanOrEqualToThreshold", 1, 1,
+                    "notBreaching"),
+    "drift-check-failed": ("Errors", "Sum", 3600, 1, "GreaterThanOrEqualToThreshold", 3, 2,
+                           "notBreaching"),
 }
 
 
@@ -196,10 +214,12 @@ def test_every_dashboard_query_is_also_saved_in_the_account(synthesis: Synthesis
     queries = dashboard_queries(template)
 
     assert set(saved) == {f"sleep-advisor-dev/{title}" for title in queries}
+    drift_log_group = {"Ref": logical_id(template, "AWS::Logs::LogGroup", "DriftCheckCheckLogs")}
     for title, query in queries.items():
         definition = saved[f"sleep-advisor-dev/{title}"]
         assert definition["QueryString"].split() == query.split()
-        assert definition["LogGroupNames"] == [log_group]
+        assert definition["LogGroupNames"] == [
+            drift_log_group if title.startswith("Drift per feature") else log_group]
 
 
 def test_a_stage_without_the_dashboard_keeps_every_alarm_and_saved_query(

@@ -20,7 +20,14 @@ from harness.cdk import Synthesis
 from harness.checks import sam_transform
 from harness.lambda_metrics import lambda_metric_dimensions, version_locked_properties
 from harness.samples import MODEL
-from harness.templates import alarms_by_name, dashboard_metrics, only, render_reference
+from harness.templates import (
+    alarms_by_name,
+    dashboard_metrics,
+    logical_id,
+    only,
+    render_reference,
+    resources_of,
+)
 
 ROLLOUT_ALARMS = {"rollout-errors", "rollout-low-probability"}
 
@@ -29,10 +36,6 @@ ROLLOUT_ALARMS = {"rollout-errors", "rollout-low-probability"}
 def deployed(synthesis: Synthesis) -> dict[str, Any]:
     """The template CloudFormation deploys: after SAM's transform."""
     return sam_transform(synthesis.template)
-
-
-def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
 
 
 def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -45,11 +48,6 @@ def rollout_alarm_ids(template: dict[str, Any]) -> set[str]:
     by_name = alarms_by_name(template)
     return {k for k, r in resources_of(template, "AWS::CloudWatch::Alarm").items()
             if any(by_name.get(name) is r for name in ROLLOUT_ALARMS)}
-
-
-def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
-    [found] = [k for k in resources_of(template, resource_type) if k.startswith(prefix)]
-    return found
 
 
 def test_each_deploy_publishes_a_version_behind_the_live_alias(deployed: dict[str, Any]) -> None:
@@ -126,7 +124,9 @@ def test_api_gateway_invokes_the_alias_never_the_unqualified_function(
     body = deployed["Resources"]["RestAPI"]["Properties"]["Body"]
     uris = [operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
             for methods in body["paths"].values() for operation in methods.values()]
-    _, permission = only(deployed, "AWS::Lambda::Permission")
+    [permission] = [r for r in deployed["Resources"].values()
+                    if r["Type"] == "AWS::Lambda::Permission"
+                    and r["Properties"]["Principal"] == "apigateway.amazonaws.com"]
 
     assert len(uris) == 3 and all(f"${{{ALIAS_ID}}}/invocations" in uri for uri in uris), uris
     assert permission["Properties"]["FunctionName"] == {"Ref": ALIAS_ID}
@@ -242,7 +242,8 @@ def test_the_dashboard_shows_what_users_reach_through_the_alias(deployed: dict[s
 def test_every_state_change_of_a_rollout_reaches_the_alerts_topic_as_a_slack_message(
     deployed: dict[str, Any],
 ) -> None:
-    _, rule = only(deployed, "AWS::Events::Rule")
+    rule = deployed["Resources"][logical_id(deployed, "AWS::Events::Rule",
+                                            "RolloutDeploymentStateChanges")]
     topic_id, _ = only(deployed, "AWS::SNS::Topic")
     application_id, _ = only(deployed, "AWS::CodeDeploy::Application")
     group_id, _ = only(deployed, "AWS::CodeDeploy::DeploymentGroup")

@@ -13,7 +13,14 @@ import pytest
 from aws_cdk.assertions import Template
 
 from chalicelib.contract import BUNDLED_MODEL_DIR
-from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME, ModelMetadata
+from chalicelib.metadata import (
+    ARTIFACT_FILENAME,
+    BASELINE_FILENAME,
+    GOLDEN_FILENAME,
+    METADATA_FILENAME,
+    PACKAGE_FILES,
+    ModelMetadata,
+)
 from harness.cdk import Synthesis, in_process_synth
 from harness.samples import MODEL, MODEL_DIR
 from harness.templates import resource
@@ -31,9 +38,12 @@ def test_outputs(template: Template) -> None:
 def test_resource_counts_guard_against_accidental_deletion(template: Template) -> None:
     for resource_type, count in {
         "AWS::Serverless::Function": 1, "AWS::Serverless::Api": 1,
-        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 5, "AWS::IAM::Role": 5,
-        # The pre-traffic hook and its failure reporter (the service is a SAM function).
-        "AWS::Lambda::Function": 2,
+        "AWS::Cognito::UserPool": 1, "AWS::Logs::LogGroup": 6, "AWS::IAM::Role": 6,
+        # The pre-traffic hook, its failure reporter and the drift check (the service is a
+        # SAM function).
+        "AWS::Lambda::Function": 3,
+        # The rollout's state changes and the drift check's schedule.
+        "AWS::Events::Rule": 2,
     }.items():
         template.resource_count_is(resource_type, count)
 
@@ -105,7 +115,7 @@ def test_synthesis_refuses_another_artifact_under_the_committed_version(tmp_path
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME):
+    for name in PACKAGE_FILES:
         shutil.copy(SECOND_MODEL_DIR / name, model_dir / name)
     git("init", "-q")
     git("add", "-A")
@@ -113,7 +123,7 @@ def test_synthesis_refuses_another_artifact_under_the_committed_version(tmp_path
     # The sleep model saved over it under the committed version: another artifact, same name.
     metadata = json.loads((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
     metadata["version"] = ModelMetadata.read(SECOND_MODEL_DIR).version
-    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME):
+    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, BASELINE_FILENAME):
         shutil.copy(BUNDLED_MODEL_DIR / name, model_dir / name)
     (model_dir / METADATA_FILENAME).write_text(json.dumps(metadata))
 

@@ -38,6 +38,7 @@ def test_image_context_holds_only_what_the_dockerfile_copies(cli_synthesis: Synt
     files = {str(p.relative_to(context)) for p in context.rglob("*") if p.is_file()}
 
     assert {"Dockerfile", "app.py", "model/model.joblib", "model/metadata.json", "model/golden.json",
+            "model/baseline.json",
             "requirements/runtime.lock", "requirements/install-runtime.sh"} <= files
     assert not [f for f in files if f.startswith((".venv", "infra", "tests", "model/train"))]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME
+from chalicelib.metadata import PACKAGE_FILES
 from harness import REPO_ROOT
 from harness.container_image import (
     ImageBuild,
@@ -80,8 +80,7 @@ def test_image_holds_the_service_the_model_and_runtime_dependencies_only(
     task = image_layout.task_root
 
     assert (task / "app.py").is_file() and (task / "chalicelib" / "advisor.py").is_file()
-    assert {p.name for p in (task / "model").iterdir()} == {
-        ARTIFACT_FILENAME, GOLDEN_FILENAME, METADATA_FILENAME}
+    assert {p.name for p in (task / "model").iterdir()} == set(PACKAGE_FILES)
     for runtime_package in ("sklearn", "numpy", "scipy", "joblib", "aws_lambda_powertools",
                             "aws_xray_sdk", "pydantic", "chalice"):
         assert (task / runtime_package).is_dir(), runtime_package

@@ -79,7 +79,7 @@ def train(output_dir: Path = OUTPUT_DIR) -> ModelMetadata:
     estimator = build_estimator().fit(x_train, y_train)
     return save_model(
         output_dir, estimator,
-        held_out_features=x_test, held_out_labels=y_test, train_rows=len(y_train),
+        held_out_features=x_test, held_out_labels=y_test, training_features=x_train,
         name="bedroom-check", version="0.3.0",
         description="Advice on the bedroom itself, from the room's sensors.",
         features=FEATURES, classes=CLASSES,

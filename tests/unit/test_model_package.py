@@ -42,7 +42,7 @@ COLUMNS = [f.name for f in bedroom_train.FEATURES]
 
 def save(output_dir: Path, estimator: Any, **overrides: Any) -> ModelMetadata:
     arguments: dict[str, Any] = dict(
-        held_out_features=X_TEST, held_out_labels=Y_TEST, train_rows=len(Y_TRAIN),
+        held_out_features=X_TEST, held_out_labels=Y_TEST, training_features=X_TRAIN,
         name="bedroom-test", version="1.2.3", description="Fitted by a test.",
         features=bedroom_train.FEATURES, classes=bedroom_train.CLASSES,
         training={"script": "tests/unit/test_model_package.py"},

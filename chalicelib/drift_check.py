@@ -1,0 +1,232 @@
+"""The scheduled drift check: the last day's aggregate lines against the model's training baseline.
+
+It runs from the function's own image (another command, `chalicelib.drift_check.handler`), so
+the baseline it compares with is that of the model the stage serves; EventBridge invokes it
+every hour. It reads the function's aggregate lines (chalicelib.drift.NightTally) of the last
+WINDOW_HOURS + 1 with CloudWatch Logs' FilterLogEvents, sums the newest of this model version
+up to RECENT_NIGHTS nights, and writes:
+
+- one JSON line with every feature's and the answer mix's distance (PSI) and the bins that
+  moved most, which the dashboard draws per feature;
+- the largest distance as the DriftScore metric (Embedded Metric Format in its own log, so the
+  role needs no CloudWatch permission), which the drift alarm reads. Written only from the
+  moderate band up: CloudWatch bills a custom metric for the hours it receives data, and the
+  alarm treats a missing datapoint as not breaching, as it would a small one;
+- when the window crosses into the significant band (the window an hour earlier was below it),
+  an Amazon Q Developer custom notification to the alerts topic naming the features that moved,
+  beside the alarm's own message.
+
+Fewer than MIN_NIGHTS nights in WINDOW_HOURS (a quiet stage, a new model version): no
+distance, no datapoint. It imports neither scikit-learn nor the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from chalicelib import contract, drift
+from chalicelib.drift import DriftBaseline, DriftReport
+from chalicelib.log_stream import CurrentStdout
+from chalicelib.metadata import ModelMetadata
+
+LOG_GROUP_VARIABLE = contract.ENVIRONMENT_PREFIX + "FUNCTION_LOG_GROUP"
+# The window compared with the baseline: the newest aggregate lines until they hold RECENT_NIGHTS
+# nights, looking back at most WINDOW_HOURS. At the beta's volume that is the last few hours at
+# a peak and the whole day at night; at ten times the volume, the last half hour of a peak: a
+# shift is seen as soon as enough nights show it, whatever the traffic.
+WINDOW_HOURS = 24
+RECENT_NIGHTS = 2_000
+# PSI's bias for n nights over b bins is about (b - 1) / n (Yurdakul 2018): 0.02 for ten bins
+# at 500 nights, far below the 0.1 band. Fewer nights than this in WINDOW_HOURS: no distance.
+MIN_NIGHTS = 500
+# Features named in the on-call message, largest distance first.
+FEATURES_NAMED = 3
+HOUR_MS = 3_600_000
+
+logger = Logger(service=contract.SERVICE_NAME, stream=CurrentStdout())  # type: ignore[arg-type]
+
+
+def aggregate_filter(model_version: str) -> str:
+    """FilterLogEvents' pattern for this model's aggregate lines (a JSON filter pattern)."""
+    return (f'{{ $.message = "{contract.AGGREGATE_LOG}" && '
+            f'$.model_version = "{model_version}" }}')
+
+
+def aggregate_events(logs: Any, log_group: str, start_ms: int, end_ms: int,
+                     model_version: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(timestamp, aggregate) for every aggregate line of `model_version` with start_ms <=
+    timestamp <= end_ms (FilterLogEvents' bounds are inclusive). The pages are followed to the
+    end: a page may be empty while its nextToken still leads to more events."""
+    request: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms,
+                               "endTime": end_ms, "filterPattern": aggregate_filter(model_version)}
+    while True:
+        page = logs.filter_log_events(**request)
+        for event in page.get("events", ()):
+            try:
+                line = json.loads(event["message"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            # The pattern already selects these; checked again, as any reader of logs should.
+            if (isinstance(line, dict) and line.get("message") == contract.AGGREGATE_LOG
+                    and line.get("model_version") == model_version):
+                yield int(event["timestamp"]), line
+        token = page.get("nextToken")
+        if not token:
+            return
+        request["nextToken"] = token
+
+
+@dataclass(frozen=True)
+class Window:
+    end_ms: int
+    report: DriftReport | None  # None: fewer than MIN_NIGHTS nights
+    nights: int
+
+    @property
+    def significant(self) -> bool:
+        return self.report is not None and self.report.band() == "significant"
+
+
+def windows(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline,
+            end_ms: int) -> tuple[Window, Window]:
+    """The window ending at `end_ms` and the one ending an hour earlier, from the same events:
+    the newest valid lines before the end (newest first) until RECENT_NIGHTS nights, none older
+    than WINDOW_HOURS."""
+    newest_first = sorted(events, key=lambda event: event[0], reverse=True)
+
+    def window(end: int) -> Window:
+        start = end - WINDOW_HOURS * HOUR_MS
+        chosen, nights = [], 0
+        for timestamp, aggregate in newest_first:
+            if timestamp >= end or not drift.valid_aggregate(aggregate, baseline):
+                continue
+            if timestamp < start or nights >= RECENT_NIGHTS:
+                break
+            chosen.append(aggregate)
+            nights += int(aggregate["nights"])
+        counts = drift.sum_counts(chosen, baseline)
+        report = drift.compare(baseline, counts) if counts.nights >= MIN_NIGHTS else None
+        return Window(end, report, counts.nights)
+
+    return window(end_ms), window(end_ms - HOUR_MS)
+
+
+def check_line(metadata: ModelMetadata, window: Window) -> dict[str, Any]:
+    """The check's JSON line: every distance, and the bins that moved most, per feature."""
+    line: dict[str, Any] = {"model_version": metadata.version, "nights": window.nights,
+                            "recent_nights": RECENT_NIGHTS, "min_nights": MIN_NIGHTS,
+                            "window_hours": WINDOW_HOURS}
+    report = window.report
+    if report is None:
+        return {**line, "band": "too few nights"}
+    return {
+        **line, "band": report.band(), "largest": report.largest.name,
+        "largest_distance": round(report.largest.psi, 4),
+        "distances": {d.name: round(d.psi, 4) for d in report.distances},
+        "moved": {d.name: [{"bin": m.bin, "training_share": round(m.training_share, 4),
+                            "recent_share": round(m.recent_share, 4)} for m in d.moved]
+                  for d in report.distances},
+    }
+
+
+def notification(metadata: ModelMetadata, report: DriftReport, *, stage: str,
+                 window_end: dt.datetime) -> dict[str, Any]:
+    """The significant shift as an Amazon Q Developer (Chatbot) custom notification."""
+    model = f"{metadata.name} {metadata.version}"
+    # The features that moved at least moderately (the largest always).
+    named = [d for d in report.distances[:FEATURES_NAMED]
+             if d.psi >= drift.MODERATE_SHIFT] or [report.largest]
+    lines = [f"The last {report.nights:,} nights answered before {window_end:%Y-%m-%d %H:%M} "
+             "UTC against the training data (PSI: below 0.1 no change, above 0.25 "
+             "significant):"]
+    lines += [f"• {d.summary()}" for d in named]
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "id": f"drift-{metadata.version}-{window_end:%Y%m%dT%H%M}",
+        "content": {
+            "textType": "client-markdown",
+            "title": (f":warning: {contract.SERVICE_NAME} {stage}: model {model} is answering "
+                      f"nights unlike its training data ({report.largest.name}, "
+                      f"PSI {report.largest.psi:.2f})"),
+            "description": "\n".join(lines),
+            "nextSteps": [
+                "A client release? Units or defaults the app sends (minutes against hours, mg "
+                "against g) move one feature to its lowest or highest bin: check the release "
+                "notes and 'Requests rejected by the function'.",
+                "A new user group? Several features moving together, and the answer mix, point "
+                "to users unlike the training data (night shifts, a new market).",
+                "Retrain? If the users really changed, `make drift-report` compares an export "
+                "of recent requests with the training baseline, feature by feature.",
+            ],
+        },
+        "metadata": {"threadId": f"{contract.resource_name(stage, 'drift')}-{metadata.version}",
+                     "summary": f"{model}: " + "; ".join(d.summary() for d in named)[:200],
+                     "eventType": "InputDrift"},
+    }
+
+
+def run_check(event: Mapping[str, Any], *, logs: Any, sns: Any, log_group: str, topic_arn: str,
+              stage: str, model_dir: Path = contract.BUNDLED_MODEL_DIR,
+              metrics: EphemeralMetrics | None = None) -> dict[str, Any]:
+    """One check, for the window ending at the scheduled event's time."""
+    window_end = _event_time(event)
+    end_ms = int(window_end.timestamp() * 1000)
+    metadata = ModelMetadata.read(model_dir)
+    baseline = drift.read_baseline(model_dir, metadata)
+    events = list(aggregate_events(logs, log_group, end_ms - (WINDOW_HOURS + 1) * HOUR_MS,
+                                   end_ms - 1, metadata.version))
+    current, previous = windows(events, baseline, end_ms)
+    line = check_line(metadata, current)
+    logger.info(contract.DRIFT_CHECK_LOG, extra=line)
+    if current.report is not None and current.report.largest.psi >= drift.MODERATE_SHIFT:
+        _write_score(metrics, metadata, current.report, window_end)
+    if current.report is not None and current.significant and not previous.significant:
+        # Published after the line and the metric: the message is the least essential part.
+        sns.publish(TopicArn=topic_arn, Message=json.dumps(notification(
+            metadata, current.report, stage=stage, window_end=window_end)))
+        line["notified"] = True
+    return line
+
+
+def _write_score(metrics: EphemeralMetrics | None, metadata: ModelMetadata,
+                 report: DriftReport, at: dt.datetime) -> None:
+    writer = metrics or EphemeralMetrics(
+        service=contract.SERVICE_NAME,
+        namespace=os.environ.get(contract.METRICS_NAMESPACE_VARIABLE, contract.METRICS_NAMESPACE))
+    writer.add_dimension(contract.MODEL_VERSION_DIMENSION, metadata.version)
+    writer.add_metric(name=contract.DRIFT_SCORE, unit=MetricUnit.NoUnit,
+                      value=round(report.largest.psi, 4))
+    # The datapoint belongs to the window's end, not to when the check happened to run.
+    writer.set_timestamp(at)
+    writer.flush_metrics()
+
+
+def _event_time(event: Mapping[str, Any]) -> dt.datetime:
+    """The scheduled time EventBridge names in the event ("time", ISO 8601 in UTC), else now."""
+    stamp = event.get("time")
+    if isinstance(stamp, str):
+        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC)
+    return dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The drift check's Lambda entry point."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return run_check(
+        event, logs=session.create_client("logs"), sns=session.create_client("sns"),
+        log_group=os.environ[LOG_GROUP_VARIABLE],
+        topic_arn=os.environ[contract.ALERTS_TOPIC_VARIABLE],
+        stage=os.environ[contract.STAGE_VARIABLE],
+    )

@@ -1,0 +1,111 @@
+"""The hourly drift check: the function's aggregate lines against the model's training baseline.
+
+A function from the service's own image (chalicelib/drift_check.py, so the baseline is the
+shipped model's), run by an EventBridge schedule at 05 past every hour. It may read only the
+service function's log group (FilterLogEvents), write only its own log group (where its one
+metric, DriftScore, is an Embedded Metric Format line: no CloudWatch permission) and publish
+only to the alerts topic. The alarms on its metric and on its own failures are Monitoring's.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from chalicelib import contract
+from chalicelib.drift_check import LOG_GROUP_VARIABLE, WINDOW_HOURS
+from sleep_advisor_infra.function import FunctionImage
+from sleep_advisor_infra.nag import acknowledge
+from sleep_advisor_infra.rollout import may_publish_to
+
+DRIFT_CHECK_COMMAND = "chalicelib.drift_check.handler"
+# After the hour, so the hour's last aggregate lines have been ingested.
+SCHEDULE_MINUTE = "5"
+
+
+class DriftCheck(Construct):
+    """Attributes: `function`, `log_group`."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: str, function_image: FunctionImage,
+        metrics_namespace: str, topic: sns.ITopic, topic_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(self, "CheckLogs", retention=log_retention,
+                                       removal_policy=RemovalPolicy.DESTROY)
+        role = iam.Role(self, "CheckRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Drift check: read the function's log, write its own, "
+                                    "tell the alerts topic")
+        role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOnlyItsOwnLog",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn],
+        ))
+        service_log = function_image.log_group
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadOnlyTheServiceLog",
+            actions=["logs:FilterLogEvents"],
+            # The log group's ARN in both forms IAM may be asked about: with and without the
+            # ":*" that CloudFormation's Arn attribute of a log group ends in.
+            resources=[service_log.log_group_arn,
+                       Fn.sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+                              "log-group:${Name}", {"Name": service_log.log_group_name})],
+        ))
+        self.function = lambda_.DockerImageFunction(
+            self, "Function",
+            function_name=contract.resource_name(stage, "drift-check"),
+            description=f"Hourly: the last {WINDOW_HOURS} h of the service's night aggregates "
+                        "against the model's training baseline",
+            # The function's own image: the baseline is the shipped model's.
+            code=lambda_.DockerImageCode.from_ecr(
+                function_image.image.repository, tag_or_digest=function_image.image.image_tag,
+                cmd=[DRIFT_CHECK_COMMAND]),
+            memory_size=512,
+            timeout=Duration.minutes(2),
+            environment={
+                LOG_GROUP_VARIABLE: service_log.log_group_name,
+                contract.ALERTS_TOPIC_VARIABLE: topic.topic_arn,
+                contract.STAGE_VARIABLE: stage,
+                contract.METRICS_NAMESPACE_VARIABLE: metrics_namespace,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            role=role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        may_publish_to(self.function, role, topic, topic_key, "PublishTheDriftMessage")
+        acknowledge(
+            role, "AwsSolutions::AwsSolutions-IAM5[Resource::<"
+            f"{Stack.of(self).get_logical_id(service_log.node.default_child)}.Arn>]",  # type: ignore[arg-type]
+            "FilterLogEvents on the service's one log group (its Arn attribute ends in ':*').",
+        )
+        acknowledge(
+            role, "AwsSolutions::AwsSolutions-IAM5[Resource::<"
+            f"{Stack.of(self).get_logical_id(self.log_group.node.default_child)}.Arn>]",  # type: ignore[arg-type]
+            "Log streams of the check's own log group only.",
+        )
+        acknowledge(
+            self.function, "Serverless::Serverless-LambdaDLQ",
+            f"Each run reads the last {WINDOW_HOURS} h again: a lost run is made good by the "
+            "next one, an hour later, and a failing one raises the drift-check alarm.",
+        )
+        rule = events.Rule(
+            self, "Schedule",
+            description="Every hour: the drift check",
+            schedule=events.Schedule.cron(minute=SCHEDULE_MINUTE),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2,
+                                            max_event_age=Duration.minutes(30))],
+        )
+        acknowledge(
+            rule, "Serverless::Serverless-EventBusDLQ",
+            "A missed hourly event is made good by the next one, which reads the same lines.",
+        )
