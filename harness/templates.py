@@ -96,3 +96,22 @@ def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str
     """The logical id of the one resource of `resource_type` whose id starts with `prefix`."""
     [found] = [k for k in resources_of(template, resource_type) if k.startswith(prefix)]
     return found
+
+
+def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every statement of the inline policies attached to the role `role_id`."""
+    return [statement for policy in resources_of(template, "AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def actions_of(template: dict[str, Any], role_id: str) -> dict[str, list[Any]]:
+    """The role's actions, each with every resource a statement grants it on."""
+    actions: dict[str, list[Any]] = {}
+    for statement in statements_of(template, role_id):
+        listed = statement["Action"]
+        for action in [listed] if isinstance(listed, str) else listed:
+            resources = statement["Resource"]
+            actions.setdefault(action, []).extend(
+                resources if isinstance(resources, list) else [resources])
+    return actions

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from harness.cdk import CONFIGURED_CONTEXT, Synthesis, in_process_synth
+from harness.checks import sam_transform
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +46,9 @@ def synthesize(tmp_path: Path) -> Callable[..., Template]:
                                   skip_cyclical_dependencies_check=True)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def deployed(synthesis: Synthesis) -> dict[str, Any]:
+    """The template CloudFormation deploys: after SAM's transform."""
+    return sam_transform(synthesis.template)

@@ -17,31 +17,20 @@ from chalicelib import contract
 from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE
 from harness import REPO_ROOT
 from harness.cdk import Synthesis
-from harness.checks import sam_transform
 from harness.lambda_metrics import lambda_metric_dimensions, version_locked_properties
 from harness.samples import MODEL
 from harness.templates import (
+    actions_of,
     alarms_by_name,
     dashboard_metrics,
     logical_id,
     only,
     render_reference,
     resources_of,
+    statements_of,
 )
 
 ROLLOUT_ALARMS = {"rollout-errors", "rollout-low-probability"}
-
-
-@pytest.fixture(scope="module")
-def deployed(synthesis: Synthesis) -> dict[str, Any]:
-    """The template CloudFormation deploys: after SAM's transform."""
-    return sam_transform(synthesis.template)
-
-
-def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
-    return [statement for policy in resources_of(template, "AWS::IAM::Policy").values()
-            if {"Ref": role_id} in policy["Properties"]["Roles"]
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def rollout_alarm_ids(template: dict[str, Any]) -> set[str]:
@@ -151,12 +140,7 @@ def test_the_hook_runs_the_new_image_against_the_new_version_with_least_privileg
     assert hook["Environment"]["Variables"][NEW_VERSION_VARIABLE] == {"Ref": version_id}
     assert "ManagedPolicyArns" not in deployed["Resources"][role_id]["Properties"]
     reporter_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutHookFailureReporter")
-    actions: dict[str, list[Any]] = {}
-    for statement in statements_of(deployed, role_id):
-        for action in [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]:
-            resources = statement["Resource"]
-            actions.setdefault(action, []).extend(
-                resources if isinstance(resources, list) else [resources])
+    actions = actions_of(deployed, role_id)
     group_arn = {"Fn::Sub": (
         "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
         "${ServerlessDeploymentApplication}/${APIHandlerDeploymentGroup}")}

@@ -222,9 +222,11 @@ def test_a_saved_model_that_cannot_answer_never_starts(tmp_path: Path) -> None:
 
 
 def rehash(model_dir: Path, *, golden: str | None = None, artifact_sha256: str | None = None,
-           model_input: str | None = None) -> None:
+           model_input: str | None = None, baseline: str | None = None) -> None:
     path = model_dir / METADATA_FILENAME
     metadata = json.loads(path.read_text())
+    if baseline is not None:
+        metadata["baseline"]["sha256"] = baseline
     if model_input is not None:
         metadata["input"] = model_input
     if golden is not None:
