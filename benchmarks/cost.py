@@ -71,6 +71,8 @@ PRICES = {
                                "https://aws.amazon.com/codedeploy/pricing/"),
     "eventbridge_aws_event": Price(0.0, "per AWS service event on the default bus (no charge)",
                                    "https://aws.amazon.com/eventbridge/pricing/"),
+    "logs_filter_gb": Price(0.0, "per GB read with FilterLogEvents (not a priced item; Logs "
+                            "Insights would charge per GB scanned)", CLOUDWATCH),
 }
 # AWS's always-free allowances per account and month. The 12-month offers (API Gateway, ECR)
 # no longer exist for accounts opened after 15 July 2025 (credits replaced them), so none is
@@ -191,6 +193,8 @@ class StackSettings:
     user_pool: bool
     user_pool_tier: str
     golden_examples: int
+    drift_check_memory_mb: int
+    drift_checks_per_day: int
 
 
 def _infra_importable() -> None:
@@ -222,6 +226,11 @@ def read_stack(**context: Any) -> StackSettings:
     function = template["Resources"]["APIHandler"]["Properties"]
     [hook] = [f for f in of_type("AWS::Lambda::Function")
               if f.get("ImageConfig", {}).get("Command") == ["chalicelib.pre_traffic_hook.handler"]]
+    [check] = [f for f in of_type("AWS::Lambda::Function")
+               if f.get("ImageConfig", {}).get("Command") == ["chalicelib.drift_check.handler"]]
+    [schedule] = [r["ScheduleExpression"] for r in of_type("AWS::Events::Rule")
+                  if "ScheduleExpression" in r]
+    assert schedule.startswith("cron(") and schedule.split()[1] == "*", "hourly"
     model = ModelMetadata.read(BUNDLED_MODEL_DIR)
     assert model.golden is not None, "the shipped model has golden answers"
     return StackSettings(
@@ -237,6 +246,8 @@ def read_stack(**context: Any) -> StackSettings:
         user_pool=bool(pools),
         user_pool_tier=pools[0].get("UserPoolTier", "ESSENTIALS") if pools else "",
         golden_examples=model.golden.examples,
+        drift_check_memory_mb=int(check["MemorySize"]),
+        drift_checks_per_day=24,
     )
 
 
@@ -346,7 +357,7 @@ def monthly_lines(settings: StackSettings, profile: Profile, measured: dict[str,
     # SNS encrypts each message with a data key (GenerateDataKey); each subscriber's delivery
     # decrypts it: about three KMS requests per notification.
     notifications = profile.notifications_per_month
-    return [
+    service_lines = [
         Line("Lambda compute (requests)", f"{requests:,} × {billed_ms} ms × {gb:.3f} GB",
              "lambda_gb_second", requests * billed_ms / 1000 * gb),
         Line("Lambda compute (initialisation)",
@@ -399,6 +410,44 @@ def monthly_lines(settings: StackSettings, profile: Profile, measured: dict[str,
              f"{mau:,} monthly active users ({settings.user_pool_tier or 'no pool'}; "
              f"the first {COGNITO_FREE_MAU:,} free)", "cognito_mau_lite",
              max(0, mau - COGNITO_FREE_MAU)),
+    ]
+    return [*service_lines, *drift_lines(settings, profile, measured)]
+
+
+def drift_lines(settings: StackSettings, profile: Profile, measured: dict[str, Any]) -> list[Line]:
+    """The drift check's share of a month, from the simulated healthy week
+    (benchmarks/drift_week.py): its runs, the lines it reads and writes, its one metric."""
+    figures = measured["drift_check"]
+    weeks = profile.days / 7
+    scale = profile.requests / profile.days * 7 / figures["requests_per_week"]
+    checks = settings.drift_checks_per_day * profile.days
+    gb = settings.drift_check_memory_mb / 1024
+    # Each hourly run is a cold start (the environment is gone after an idle hour).
+    run_s = (figures["check_start_cpu_s"] + figures["check_run_cpu_s"]) / cpu_share(
+        settings.drift_check_memory_mb)
+    aggregate_lines = figures["aggregate_lines_per_week"] * weeks * scale
+    written_gb = (aggregate_lines * figures["aggregate_line_bytes"]
+                  + checks * (figures["check_line_bytes"] + platform_log_bytes())) / 1e9
+    # Each run reads the last 25 hours of aggregate lines.
+    read_gb = checks * aggregate_lines / (profile.days * 24) * 25 * figures[
+        "aggregate_line_bytes"] / 1e9
+    datapoint_share = figures["datapoint_hours_per_week"] / (7 * 24)
+    return [
+        Line("Drift check (compute)", f"{checks:,.0f} hourly runs × {run_s:.2f} s (a cold "
+             f"start each) × {settings.drift_check_memory_mb} MB", "lambda_gb_second",
+             checks * run_s * gb),
+        Line("Drift check (requests)", f"{checks:,.0f}", "lambda_request", checks),
+        Line("Drift check: EventBridge schedule", "a scheduled rule's events on the default "
+             "bus", "eventbridge_aws_event", checks),
+        Line("Drift check: log lines", f"{aggregate_lines:,.0f} aggregate lines of "
+             f"{figures['aggregate_line_bytes']:.0f} bytes, and its own line each run",
+             "log_ingestion_gb", written_gb),
+        Line("Drift check: reads (FilterLogEvents)", f"the last 25 h of aggregate lines each "
+             f"run ({read_gb * 1e3:.1f} MB a month)", "logs_filter_gb", read_gb),
+        Line("CloudWatch custom metric (DriftScore)",
+             f"written only in hours at or above PSI 0.1: {datapoint_share:.0%} of the hours "
+             "in the simulated healthy week (a whole drifted month: $0.30)", "custom_metric",
+             datapoint_share),
     ]
 
 

@@ -25,8 +25,10 @@ import datetime as dt
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -277,11 +279,53 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
             "nights_answered": stage.answered,
             "nights_in_aggregates": stage.counted,
             "aggregate_lines": len(stage.log_group.events),
+            "aggregate_line_bytes": round(float(np.mean(
+                [len(m.encode()) for _, m in stage.log_group.events])), 1),
+            "check_line_bytes": round(float(np.mean(
+                [len(json.dumps(c["line"]).encode()) for c in checks])), 1),
         }
+        if shift is None:
+            healthy_lines = list(stage.log_group.events)
     return {"model": f"{stage.metadata.name} {stage.metadata.version}",
             "requests": len(traffic.minutes), "nights": int(traffic.offsets[-1]),
             "containers": int(len(traffic.cold_starts) + 1), "days": days,
-            "scenarios": scenarios}
+            "scenarios": scenarios, "check_cpu": check_cpu(healthy_lines, days)}
+
+
+def check_cpu(lines: list[tuple[int, str]], days: int) -> dict[str, float]:
+    """CPU seconds of the check in a fresh interpreter (this venv, not the image: a projection):
+    starting Python and importing it, then one run over the week's last 25 hours of lines."""
+    end = START + dt.timedelta(days=days, minutes=5)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as events:
+        json.dump(lines, events)
+        events.flush()
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks.drift_week", "--check-cpu", events.name,
+             end.isoformat()], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+            env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"})
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _time_one_check(events_path: str, at: str) -> None:
+    from chalicelib import drift_check
+
+    imported = resource.getrusage(resource.RUSAGE_SELF)
+    group = FakeLogGroup(LOG_GROUP)
+    for timestamp, message in json.loads(Path(events_path).read_text()):
+        group.put(timestamp, message)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        drift_check.run_check({"time": at}, logs=group, sns=FakeTopic(), log_group=LOG_GROUP,
+                              topic_arn="arn:aws:sns:::alerts", stage="sim")
+    done = resource.getrusage(resource.RUSAGE_SELF)
+
+    def cpu(usage: resource.struct_rusage) -> float:
+        return usage.ru_utime + usage.ru_stime
+
+    # The interpreter's start and this module's imports (numpy, the harness) are in the first:
+    # an upper bound on the check's own start.
+    print(json.dumps({"start_and_import_s": round(cpu(imported), 3),
+                      "run_s": round(cpu(done) - cpu(imported), 3)}))
 
 
 def _run_for(model_dir: Path) -> dict[str, Any]:
@@ -346,14 +390,36 @@ def write(results: list[dict[str, Any]]) -> None:
     measured["drift_simulation"] = [
         {**r, "scenarios": {n: {k: v for k, v in s.items() if k != "transitions"}
                             for n, s in r["scenarios"].items()}} for r in results]
+    measured["drift_check"] = bill_figures(results[0])
     figures.write_text(json.dumps(measured, indent=2) + "\n")
+
+
+def bill_figures(result: dict[str, Any]) -> dict[str, float]:
+    """What the bill needs, per simulated week of the bundled model's healthy traffic."""
+    healthy = result["scenarios"]["healthy"]
+    per_week = DAYS / result["days"]
+    return {
+        "aggregate_lines_per_week": healthy["aggregate_lines"] * per_week,
+        "aggregate_line_bytes": healthy["aggregate_line_bytes"],
+        "check_line_bytes": healthy["check_line_bytes"],
+        "datapoint_hours_per_week": healthy["hours_with_datapoint"] * per_week,
+        "check_start_cpu_s": result["check_cpu"]["start_and_import_s"],
+        "check_run_cpu_s": result["check_cpu"]["run_s"],
+        "requests_per_week": result["requests"] * per_week,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true",
                         help="simulate the model of SLEEP_ADVISOR_MODEL_DIR, print JSON")
-    if parser.parse_args().json:
+    parser.add_argument("--check-cpu", nargs=2, metavar=("EVENTS", "TIME"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.check_cpu:
+        _time_one_check(*args.check_cpu)
+        return
+    if args.json:
         print(json.dumps(simulate()))
         return
     results = [_run_for(model_dir) for model_dir in MODELS]

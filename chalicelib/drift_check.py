@@ -11,7 +11,7 @@ up to RECENT_NIGHTS nights, and writes:
 - the largest distance as the DriftScore metric (Embedded Metric Format in its own log, so the
   role needs no CloudWatch permission), which the drift alarm reads. Written only from the
   moderate band up: CloudWatch bills a custom metric for the hours it receives data, and the
-  alarm treats a missing datapoint as not breaching, as it would a small one;
+  alarm reads an hour without a datapoint as 0 (FILL), as it would a small one;
 - when the window crosses into the significant band (the window an hour earlier was below it),
   an Amazon Q Developer custom notification to the alerts topic naming the features that moved,
   beside the alarm's own message.
@@ -215,8 +215,12 @@ def _event_time(event: Mapping[str, Any]) -> dt.datetime:
     """The scheduled time EventBridge names in the event ("time", ISO 8601 in UTC), else now."""
     stamp = event.get("time")
     if isinstance(stamp, str):
-        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC)
-    return dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        at = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC)
+    else:
+        at = dt.datetime.now(dt.UTC)
+    # A scheduled event fires within its minute (its time may read 09:05:06): the window ends
+    # on the minute, the same for a retry of the same event.
+    return at.replace(second=0, microsecond=0)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

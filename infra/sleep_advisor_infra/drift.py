@@ -9,7 +9,7 @@ only to the alerts topic. The alarms on its metric and on its own failures are M
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -53,15 +53,14 @@ class DriftCheck(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadOnlyTheServiceLog",
             actions=["logs:FilterLogEvents"],
-            # The log group's ARN in both forms IAM may be asked about: with and without the
-            # ":*" that CloudFormation's Arn attribute of a log group ends in.
-            resources=[service_log.log_group_arn,
-                       Fn.sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
-                              "log-group:${Name}", {"Name": service_log.log_group_name})],
+            # The log group's Arn attribute ends in ":*", the form CloudWatch Logs authorises
+            # log-group actions against.
+            resources=[service_log.log_group_arn],
         ))
         self.function = lambda_.DockerImageFunction(
             self, "Function",
-            function_name=contract.resource_name(stage, "drift-check"),
+            # Unnamed (CloudFormation names it), so that a change that replaces it can deploy;
+            # the stack's DriftCheckName output says which it is.
             description=f"Hourly: the last {WINDOW_HOURS} h of the service's night aggregates "
                         "against the model's training baseline",
             # The function's own image: the baseline is the shipped model's.
@@ -83,10 +82,16 @@ class DriftCheck(Construct):
             tracing=lambda_.Tracing.ACTIVE,
         )
         may_publish_to(self.function, role, topic, topic_key, "PublishTheDriftMessage")
+        # An hourly run that fails is not retried, nor one that waited too long: the next hour's
+        # reads the same lines, and a run hours late would stamp its datapoint hours late.
+        # Its errors raise the drift-check alarm.
+        self.function.configure_async_invoke(retry_attempts=0,
+                                             max_event_age=Duration.minutes(15))
         acknowledge(
             role, "AwsSolutions::AwsSolutions-IAM5[Resource::<"
             f"{Stack.of(self).get_logical_id(service_log.node.default_child)}.Arn>]",  # type: ignore[arg-type]
-            "FilterLogEvents on the service's one log group (its Arn attribute ends in ':*').",
+            "FilterLogEvents on the service's one log group (its Arn attribute ends in ':*', "
+            "the form CloudWatch Logs authorises log-group actions against).",
         )
         acknowledge(
             role, "AwsSolutions::AwsSolutions-IAM5[Resource::<"
@@ -102,8 +107,9 @@ class DriftCheck(Construct):
             self, "Schedule",
             description="Every hour: the drift check",
             schedule=events.Schedule.cron(minute=SCHEDULE_MINUTE),
+            # EventBridge's own retries cover handing the event to Lambda only.
             targets=[targets.LambdaFunction(self.function, retry_attempts=2,
-                                            max_event_age=Duration.minutes(30))],
+                                            max_event_age=Duration.minutes(15))],
         )
         acknowledge(
             rule, "Serverless::Serverless-EventBusDLQ",

@@ -243,9 +243,16 @@ class Monitoring(Construct):
                 f"other units. Check first: '{self._classes_title}' for a shifted mix, then "
                 "rejected requests and the app release notes."),
             "input-drift": AlarmSpec(
-                self.drift_score(), SIGNIFICANT_SHIFT, at_least, evaluation_periods=1,
                 # The check writes no datapoint below the moderate band or without enough
-                # nights: neither is drift.
+                # nights: neither is drift, and each hour without one is read as 0. (Missing
+                # data alone would not do: while older datapoints are in its evaluation range,
+                # CloudWatch judges by the most recent one it has, so the alarm would stay in
+                # ALARM for hours after the drift ended.)
+                cloudwatch.MathExpression(
+                    expression="FILL(drift, 0)", using_metrics={"drift": self.drift_score()},
+                    label="Largest PSI, 0 in hours without a datapoint",
+                    period=Duration.hours(1)),
+                SIGNIFICANT_SHIFT, at_least, evaluation_periods=1,
                 treat_missing_data=quiet_is_fine,
                 description=f"Model {self._model.name} {self._model.version}: the nights users "
                 f"send moved away from its training data (PSI at least {SIGNIFICANT_SHIFT} for a "

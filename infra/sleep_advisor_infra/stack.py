@@ -19,8 +19,8 @@ from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
 from sleep_advisor_infra.chalice_app import LIVE_ALIAS, ChaliceApp
-from sleep_advisor_infra.drift import DriftCheck
 from sleep_advisor_infra.config import REPO_ROOT, StageConfig
+from sleep_advisor_infra.drift import DriftCheck
 from sleep_advisor_infra.function import FunctionImage
 from sleep_advisor_infra.monitoring import Monitoring
 from sleep_advisor_infra.rollout import Rollout

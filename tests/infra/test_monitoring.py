@@ -32,10 +32,8 @@ def test_dashboard_only_series_are_logs_insights_queries_on_the_function_logs(
 ) -> None:
     template = synthesis.template
     log_group = template["Resources"]["APIHandler"]["Properties"]["LoggingConfig"]["LogGroup"]
-    [drift_log_group] = [r["Properties"]["LoggingConfig"]["LogGroup"]
-                         for r in template["Resources"].values()
-                         if r["Type"] == "AWS::Lambda::Function"
-                         and r["Properties"].get("FunctionName", "").endswith("-drift-check")]
+    drift_check = logical_id(template, "AWS::Lambda::Function", "DriftCheckFunction")
+    drift_log_group = template["Resources"][drift_check]["Properties"]["LoggingConfig"]["LogGroup"]
     sources = {w["properties"]["query"].split("|")[0].strip()
                for w in dashboard_widgets(template) if w["type"] == "log"}
     queries = dashboard_queries(template)
@@ -109,7 +107,7 @@ EXPECTED_ALARMS = {
         "LessThanThreshold", 2, 2, "notBreaching"),
     "no-traffic": ("Count", "Sum", 3600, 1, "LessThanThreshold", 12, 12, "breaching"),
     # The drift check writes no datapoint below 0.1 or without enough nights: not drift.
-    "input-drift": ("DriftScore", "Maximum", 3600, 0.25, "GreaterThanOrEqualToThreshold", 1, 1,
+    "input-drift": ("FILL(drift, 0)", None, 3600, 0.25, "GreaterThanOrEqualToThreshold", 1, 1,
                     "notBreaching"),
     "drift-check-failed": ("Errors", "Sum", 3600, 1, "GreaterThanOrEqualToThreshold", 3, 2,
                            "notBreaching"),
@@ -126,9 +124,11 @@ def test_alarm_thresholds_periods_statistics_and_actions(synthesis: Synthesis) -
     for name, (metric, statistic, period, threshold, operator, evaluated, to_alarm,
                missing) in EXPECTED_ALARMS.items():
         properties = alarms[name]["Properties"]
-        if metric == "expression":
+        if metric == "expression" or "(" in metric:
             [expression] = [q for q in properties["Metrics"] if "Expression" in q]
-            assert expression["Expression"] == "IF(invocations > 0, 100 * errors / invocations, 0)"
+            assert expression["Expression"] == (
+                "IF(invocations > 0, 100 * errors / invocations, 0)" if metric == "expression"
+                else metric)
             assert {q["MetricStat"]["Period"] for q in properties["Metrics"] if "MetricStat" in q} == {period}
         else:
             assert properties["MetricName"] == metric, name

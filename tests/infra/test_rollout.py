@@ -322,7 +322,8 @@ def test_a_hook_that_cannot_report_fails_the_deployment_in_minutes(
     # cannot start or report is retried never, and its failure destination reports Failed.
     hook_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutPreTrafficHook")
     reporter_id = logical_id(deployed, "AWS::Lambda::Function", "RolloutHookFailureReporter")
-    _, config = only(deployed, "AWS::Lambda::EventInvokeConfig")
+    [config] = [r for r in resources_of(deployed, "AWS::Lambda::EventInvokeConfig").values()
+                if r["Properties"]["FunctionName"] == {"Ref": hook_id}]
     reporter = deployed["Resources"][reporter_id]["Properties"]
     role_id = reporter["Role"]["Fn::GetAtt"][0]
     actions = {action: statement["Resource"] for statement in statements_of(deployed, role_id)

@@ -30,9 +30,14 @@ MEASURED = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
 SETTINGS = StackSettings(
     memory_mb=1769, hook_memory_mb=256, alarm_metrics=9, dashboards=1, dashboard_queries=6,
     kms_keys=1, key_rotation=True, trace_reservoir=0, trace_rate=0.05, user_pool=True,
-    user_pool_tier="LITE", golden_examples=10)
+    user_pool_tier="LITE", golden_examples=10, drift_check_memory_mb=512,
+    drift_checks_per_day=24)
 FIGURES = {"cold_start_cpu_s": 1.5, "cold_start_io_s": 0.1, "first_request_s": 0.01,
            "warm_handler_p50_ms": 1.0,
+           "drift_check": {"aggregate_lines_per_week": 2000, "aggregate_line_bytes": 1000,
+                           "check_line_bytes": 1500, "datapoint_hours_per_week": 0,
+                           "check_start_cpu_s": 1.0, "check_run_cpu_s": 0.1,
+                           "requests_per_week": 46_000},
            "image_layers_gzip_mb": {"dependencies": 90.0, "service code": 0.1, "model": 0.1,
                                     "base image": 170.0}}
 OUTPUT = FunctionOutput(log_bytes=800, custom_metrics=1)
