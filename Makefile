@@ -21,7 +21,7 @@ MODEL_DIR ?= model
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sleep-advisor
 MYPY := $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) --cache-dir $(CACHE_DIR)/mypy
 
-.PHONY: install run check-model lint test test-fast test-integration train bench bench-loop lock synth bootstrap deploy destroy smoke gc-images
+.PHONY: install run check-model lint test test-fast test-integration train bench bench-loop drift-simulation drift-report lock synth bootstrap deploy destroy smoke gc-images
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dataframe.txt requirements/dev.txt
@@ -81,6 +81,19 @@ bench: $(INSTALLED)
 ## Time the development loop on a fresh clone (test-fast, lint, CI); writes docs/development-loop.md.
 bench-loop: $(INSTALLED) $(CDK_INSTALLED)
 	$(BIN)/python -m benchmarks.dev_loop
+
+## A simulated week through the app and the drift check, healthy and shifted, for both committed
+## models; writes its table into docs/monitoring.md (also part of `make bench`).
+drift-simulation: $(INSTALLED)
+	$(BIN)/python -m benchmarks.drift_week
+
+## Compare the model's training baseline with a file of requests (JSON lines of /predict
+## bodies) or of exported aggregate lines: `make drift-report REQUESTS=requests.jsonl` or
+## `make drift-report AGGREGATES=aggregates.jsonl`; prints each feature's PSI, writes $(PNG).
+PNG ?= drift-report.png
+drift-report: $(INSTALLED)
+	$(BIN)/python -m model.drift_report --model-dir $(MODEL_DIR) --png $(PNG) \
+		$(if $(REQUESTS),--requests $(REQUESTS)) $(if $(AGGREGATES),--aggregates $(AGGREGATES))
 
 ## Rewrite the image's hashed lock files after changing a pin in requirements/runtime*.txt.
 lock: $(INSTALLED)
