@@ -7,6 +7,7 @@ X-Ray segments arrive over UDP on loopback.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import importlib.util
 import json
 import shutil
@@ -18,9 +19,11 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
+from sleep_advisor_infra.drift import DRIFT_CHECK_COMMAND
 from sleep_advisor_infra.rollout import HOOK_COMMAND
 
 from chalicelib import contract, pre_traffic_hook
+from chalicelib.drift_check import LOG_GROUP_VARIABLE
 from chalicelib.golden import read_golden
 from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
 from chalicelib.proxy_event import api_gateway_event
@@ -403,3 +406,76 @@ def test_the_golden_check_is_answered_but_counted_nowhere_under_the_runtime_clie
     assert emitted_metrics(emf_blobs(check_output)) == []
     assert [line.get("message") for line in json_lines(output)].count(contract.PREDICTION_LOG) == 1
     assert len(emitted_metrics(emf_blobs(output))) == 2  # the user's, in two dimension sets
+
+
+def test_the_drift_check_runs_from_the_same_image_under_the_runtime_client(
+    image_layout: ImageLayout,
+) -> None:
+    # The check is the image with another command. AWS is moto's server on loopback: a log
+    # group holding the service's aggregate lines of the last hours (moto ignores JSON filter
+    # patterns and returns every event: the check's own reading must hold), and the alerts
+    # topic with a queue subscribed, to read what on-call would get.
+    from moto.server import ThreadedMotoServer
+
+    from tests.api.test_drift_check import training_like
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        credentials = {"region_name": "eu-central-1", "endpoint_url": endpoint,
+                       "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        session = botocore.session.get_session()
+        logs, sns, sqs = (session.create_client(name, **credentials)
+                          for name in ("logs", "sns", "sqs"))
+        log_group = "/aws/lambda/sleep-advisor-dev-APIHandler"
+        logs.create_log_group(logGroupName=log_group)
+        logs.create_log_stream(logGroupName=log_group, logStreamName="2026/12/02/[3]abc")
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        hour_ms = 3_600_000
+        now_ms = int(now.timestamp() * 1000)
+        moved = MODEL.features[0].name
+        logs.put_log_events(logGroupName=log_group, logStreamName="2026/12/02/[3]abc", logEvents=[
+            *({"timestamp": now_ms - h * hour_ms, "message": training_like(500)}
+              for h in range(8, 1, -1)),
+            {"timestamp": now_ms - hour_ms + 1, "message": training_like(1500, moved=moved)},
+            {"timestamp": now_ms - 1000, "message": json.dumps({"message": "prediction"})},
+        ])
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="on-call")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        check = dataclasses.replace(image_layout, handler=DRIFT_CHECK_COMMAND)
+        environment = {
+            LOG_GROUP_VARIABLE: log_group, contract.ALERTS_TOPIC_VARIABLE: topic,
+            contract.STAGE_VARIABLE: "dev",
+            contract.METRICS_NAMESPACE_VARIABLE: "SleepAdvisor/dev",
+            "AWS_ENDPOINT_URL": endpoint, "AWS_MAX_ATTEMPTS": "1",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        # EventBridge's scheduled event; its time is the scheduled minute, give or take seconds.
+        event = {"version": "0", "id": "e-1", "detail-type": "Scheduled Event",
+                 "source": "aws.events", "account": "123456789012",
+                 "time": (now + dt.timedelta(seconds=4)).isoformat().replace("+00:00", "Z"),
+                 "region": "eu-central-1", "resources": [], "detail": {}}
+
+        with LambdaFunction.start(check, environment, timeout_seconds=120) as function:
+            answer = function.invoke(event)
+            output = function.output()
+        received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    finally:
+        server.stop()
+
+    assert answer.error is None, answer.error
+    assert answer.response["band"] == "significant" and answer.response["largest"] == moved
+    assert answer.response["notified"] is True
+    [score] = [m for m in emitted_metrics(emf_blobs(output)) if m.name == contract.DRIFT_SCORE]
+    assert score.namespace == "SleepAdvisor/dev"
+    assert list(score.values) == [answer.response["largest_distance"]]
+    [line] = [line for line in json_lines(output) if line.get("message") == "drift check"]
+    assert line["distances"][moved] == answer.response["largest_distance"]
+    [message] = [json.loads(m["Body"]) for m in received]
+    assert message["source"] == "custom" and moved in message["content"]["description"]
