@@ -276,6 +276,7 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
                                                          or c["minute"] < ONSET_MINUTE)),
                 default=None),
             "largest_distance_median": float(np.median(scored)) if scored else None,
+            "scores": [[c["minute"], c["score"]] for c in checks],
             "nights_answered": stage.answered,
             "nights_in_aggregates": stage.counted,
             "aggregate_lines": len(stage.log_group.events),
@@ -328,7 +329,7 @@ def _time_one_check(events_path: str, at: str) -> None:
                       "run_s": round(cpu(done) - cpu(imported), 3)}))
 
 
-def _run_for(model_dir: Path) -> dict[str, Any]:
+def run_for(model_dir: Path) -> dict[str, Any]:
     environment = {**os.environ, "SLEEP_ADVISOR_MODEL_DIR": str(model_dir),
                    "POWERTOOLS_TRACE_DISABLED": "true"}
     result = subprocess.run([sys.executable, "-m", "benchmarks.drift_week", "--json"],
@@ -388,7 +389,7 @@ def write(results: list[dict[str, Any]]) -> None:
     figures = REPO_ROOT / "docs" / "benchmarks.json"
     measured = json.loads(figures.read_text())
     measured["drift_simulation"] = [
-        {**r, "scenarios": {n: {k: v for k, v in s.items() if k != "transitions"}
+        {**r, "scenarios": {n: {k: v for k, v in s.items() if k not in ("transitions", "scores")}
                             for n, s in r["scenarios"].items()}} for r in results]
     measured["drift_check"] = bill_figures(results[0])
     figures.write_text(json.dumps(measured, indent=2) + "\n")
@@ -422,7 +423,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(simulate()))
         return
-    results = [_run_for(model_dir) for model_dir in MODELS]
+    results = [run_for(model_dir) for model_dir in MODELS]
     write(results)
     print(render(results))
 

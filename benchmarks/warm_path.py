@@ -8,6 +8,9 @@ speed hits all alike:
   sample (the stack's sampling rule traces one in twenty: the typical request);
 - `handler, traced`: the same for a request X-Ray samples (segments go over UDP to loopback);
 - `handler, no observability`: the same without the Powertools middleware and recording;
+- `handler, no drift tally`: as shipped, but without counting the nights for the drift check
+  (what the tally costs a request is the difference from `handler`);
+- `drift tally alone`: `NightTally.add` for the request's nights, by itself;
 - `original design`: the handler without observability plus what the original did on every
   request, a synchronous CloudWatch PutMetricData call, here against a moto server on loopback
   (which flatters it: no TLS, no network, no AWS).
@@ -53,6 +56,7 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     import app as service
+    from chalicelib.drift import NightTally
     from chalicelib.proxy_event import api_gateway_event
     from harness.samples import INSTANCES_BY_ADVICE, SAMPLE_INSTANCE
 
@@ -90,9 +94,13 @@ def main() -> None:
         "original design (PutMetricData)": unobserved_app("original", put_metric_data),
     }
 
+    apps["handler, no drift tally"] = service.app
+    tally = service.tally
+
     def use(variant: str) -> None:
         # Lambda sets the invocation's trace header in the environment; X-Ray reads it per call.
         os.environ["_X_AMZN_TRACE_ID"] = TRACE_HEADER.format(int(variant == "handler, traced"))
+        service.tally = None if variant == "handler, no drift tally" else tally
 
     every_class = list(INSTANCES_BY_ADVICE.values())
     batch = [every_class[i % len(every_class)] for i in range(100)]
@@ -118,18 +126,28 @@ def main() -> None:
                 return response
             return handler
 
-        variants: dict[str, Callable[[], Any]] = {"predict_proba": bare}
-        timings: dict[str, list[float]] = {"predict_proba": []}
+        nights = rows.tolist()
+        advice_ids = [a.advice_id for a in service.advisor.advise(nights)]
+        # Its own tally: it writes no line (no clock ever reaches its interval).
+        alone = NightTally(service.package.baseline, clock=lambda: 0.0)
+
+        def tally_alone(nights: Any = nights, advice_ids: Any = advice_ids,
+                        alone: NightTally = alone) -> Any:
+            return alone.add(nights, advice_ids)
+
+        variants: dict[str, Callable[[], Any]] = {"predict_proba": bare,
+                                                  "drift tally alone": tally_alone}
+        timings: dict[str, list[float]] = {"predict_proba": [], "drift tally alone": []}
         for variant, app in apps.items():
             variants[variant] = handler_of(app)
             timings[variant] = []
         with contextlib.redirect_stdout(sink):
             for variant, call in variants.items():  # warm every path
-                use(variant if variant != "predict_proba" else "handler")
+                use(variant if variant in apps else "handler")
                 time_calls(call, 100)
             for _ in range(CALLS // BLOCK):
                 for variant, call in variants.items():
-                    use(variant if variant != "predict_proba" else "handler")
+                    use(variant if variant in apps else "handler")
                     timings[variant] += time_calls(call, BLOCK)
                     sink.seek(0)
                     sink.truncate()
