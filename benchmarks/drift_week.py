@@ -65,10 +65,10 @@ def _nights_like_training(model_name: str, rows: int, seed: int) -> np.ndarray:
     """Nights drawn as the model's training data was (its own generator), features in order."""
     if model_name == "sleep-advice":
         from model.train import generate_nights
-        return generate_nights(rows, seed).features
+        return np.asarray(generate_nights(rows, seed).features, dtype=np.float64)
     if model_name == "bedroom-check":
         from tests.models.bedroom_train import generate_rooms
-        return generate_rooms(rows, seed)[0].to_numpy(dtype=np.float64)
+        return np.asarray(generate_rooms(rows, seed)[0].to_numpy(), dtype=np.float64)
     raise SystemExit(f"no traffic generator for model {model_name!r}: the simulation knows the "
                      "two committed models")
 
@@ -127,13 +127,13 @@ class SimulatedStage:
         self.app, self.contract = app, contract
         self.metadata = app.advisor.metadata
         self.now_s = 0.0
-        self._tally = lambda: NightTally(app.package.baseline, clock=lambda: self.now_s)
+        self._baseline, self._tally_class = app.package.baseline, NightTally
         self._event, self._context = api_gateway_event, LambdaContext
         self.log_group = FakeLogGroup(LOG_GROUP)
         self.answered = self.counted = 0
 
     def new_container(self) -> None:
-        self.app.tally = self._tally()
+        self.app.tally = self._tally_class(self._baseline, clock=lambda: self.now_s)
 
     def request(self, minute: float, nights: np.ndarray) -> None:
         self.now_s = minute * 60
@@ -141,7 +141,8 @@ class SimulatedStage:
         specs = self.metadata.features
         instances = [{n: (int(v) if s.type == "integer" else float(v))
                       for n, s, v in zip(names, specs, row, strict=True)} for row in nights]
-        body = {"features": instances[0]} if len(instances) == 1 else {"instances": instances}
+        body: dict[str, Any] = (
+            {"features": instances[0]} if len(instances) == 1 else {"instances": instances})
         event = self._event("POST", "/predict", json.dumps(body),
                             headers={"content-type": "application/json"})
         output = io.StringIO()

@@ -28,9 +28,12 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 from chalicelib.metadata import FeatureSpec, FrozenModel, ModelLoadError, ModelMetadata, sha256_of
 
@@ -98,7 +101,7 @@ class ModelCard(ModelMetadata):
     drift_baseline: DriftBaseline
 
 
-def feature_baseline(spec: FeatureSpec, column: Sequence[float]) -> FeatureBaseline:
+def feature_baseline(spec: FeatureSpec, column: ArrayLike) -> FeatureBaseline:
     """The training histogram of one feature: by value for an integer feature with few values,
     else by deciles (repeated quantiles merge, so a feature that is 0 on most nights gets one
     bin for the zeros)."""

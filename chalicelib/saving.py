@@ -193,7 +193,7 @@ def _feature_matrix(data: Any, features: Sequence[FeatureSpec], role: str) -> np
         missing = [n for n in names if n not in list(columns)]
         if missing:
             raise ModelRejected(f"{role} data has no column(s) {missing}")
-        matrix = data[names].to_numpy(dtype=np.float64)
+        matrix: np.ndarray = data[names].to_numpy(dtype=np.float64)
     else:
         matrix = np.asarray(data, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[1] != len(features) or len(matrix) == 0:

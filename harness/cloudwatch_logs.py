@@ -67,7 +67,8 @@ class FakeLogGroup:
             # The documented empty page, before the rest of the events.
             return {"events": [], "nextToken": _token(position, empty_first=False)}
         limit = min(int(request.get("limit", DEFAULT_LIMIT)), self.page_size)
-        page, size = [], 0
+        page: list[dict[str, Any]] = []
+        size = 0
         for timestamp, message in matching[position:position + limit]:
             size += len(message.encode())
             if page and size > MAX_PAGE_BYTES:
