@@ -7,12 +7,17 @@ the deployed function's environment variables from the CLI's template.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
+from sleep_advisor_infra.drift import DRIFT_CHECK_COMMAND
 
+from chalicelib import contract, drift_check
 from chalicelib.proxy_event import api_gateway_event
 from harness.cdk import Synthesis
+from harness.cloudwatch_logs import FakeTopic
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import ImageLayout, LambdaFunction
 from harness.logs_insights import (
@@ -24,8 +29,9 @@ from harness.logs_insights import (
     has_field,
     json_lines,
 )
-from harness.samples import INSTANCES_BY_ADVICE, JSON, SAMPLE_INSTANCE
+from harness.samples import BASELINE, INSTANCES_BY_ADVICE, JSON, MODEL_DIR, SAMPLE_INSTANCE
 from harness.templates import MetricKey, alarm_metrics, dashboard_metrics
+from tests.api.test_drift_check import HOUR_MS, NOW, NOW_MS, log_group_with, training_like
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +55,29 @@ def function_output(image_layout: ImageLayout, cli_synthesis: Synthesis) -> str:
 
 
 @pytest.fixture(scope="module")
-def emitted(function_output: str) -> set[MetricKey]:
+def drift_check_output(cli_synthesis: Synthesis) -> str:
+    """What the drift check writes, with its deployed environment, for a window that drifted:
+    its line (the dashboard's per-feature query) and its metric (the drift alarm's)."""
+    [check] = [r["Properties"] for r in cli_synthesis.template["Resources"].values()
+               if r["Type"] == "AWS::Lambda::Function"
+               and r["Properties"].get("ImageConfig", {}).get("Command") == [DRIFT_CHECK_COMMAND]]
+    namespace = check["Environment"]["Variables"][contract.METRICS_NAMESPACE_VARIABLE]
+    moved = BASELINE.features[0].name
+    group = log_group_with((NOW_MS - HOUR_MS, training_like(2000, moved=moved)))
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
+        patch.setenv(contract.METRICS_NAMESPACE_VARIABLE, namespace)
+        line = drift_check.run_check({"time": NOW.isoformat()}, logs=group, sns=FakeTopic(),
+                                     log_group=group.name, topic_arn="arn:aws:sns:::a",
+                                     stage="dev", model_dir=MODEL_DIR)
+    assert line["band"] == "significant"
+    return output.getvalue()
+
+
+@pytest.fixture(scope="module")
+def emitted(function_output: str, drift_check_output: str) -> set[MetricKey]:
     return {(m.namespace, m.name, m.dimensions)
-            for m in emitted_metrics(emf_blobs(function_output))}
+            for m in emitted_metrics(emf_blobs(function_output + drift_check_output))}
 
 
 def test_every_custom_metric_on_the_dashboard_and_alarms_is_emitted(
@@ -64,17 +90,18 @@ def test_every_custom_metric_on_the_dashboard_and_alarms_is_emitted(
     custom = {m for m in used if m[0] == namespace}
 
     assert namespace == "SleepAdvisor/dev"
-    assert {m[1] for m in custom} == {"PredictionProbability"}, "only what alarms read is paid for"
+    # Only what alarms read is paid for: the function's one metric, and the drift check's.
+    assert {m[1] for m in custom} == {"PredictionProbability", contract.DRIFT_SCORE}
     assert custom <= emitted, custom - emitted
 
 
 def test_every_field_a_dashboard_query_reads_is_in_the_lines_written(
-    cli_synthesis: Synthesis, function_output: str
+    cli_synthesis: Synthesis, function_output: str, drift_check_output: str,
 ) -> None:
-    lines = [*json_lines(function_output), *PLATFORM_LINES]
+    lines = [*json_lines(function_output), *PLATFORM_LINES, *json_lines(drift_check_output)]
     queries = dashboard_queries(cli_synthesis.template)
 
-    assert len(queries) == 6
+    assert len(queries) == 7
     for title, query in queries.items():
         fields, filters = fields_read(query), equality_filters(query)
         assert fields and filters, title
