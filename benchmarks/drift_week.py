@@ -222,12 +222,19 @@ def _checks(stage: SimulatedStage, days: int) -> list[dict[str, Any]]:
     return results
 
 
-def _alarm(checks: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
-    """The drift alarm's transitions: ALARM when an hour's datapoint reaches the threshold, OK
-    when one is below it or missing (treated as not breaching)."""
+def _alarm(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The drift alarm's transitions, as CloudWatch evaluates it: each hour's datapoint, 0 where
+    the check wrote none (FILL); ALARM when ALARM_DATAPOINTS of the last ALARM_PERIODS reach
+    the significant band, OK otherwise."""
+    from chalicelib.drift import SIGNIFICANT_SHIFT
+    from chalicelib.drift_check import ALARM_DATAPOINTS, ALARM_PERIODS
+
+    filled = [c["score"] or 0.0 for c in checks]
     state, transitions = "OK", []
-    for check in checks:
-        new = "ALARM" if check["score"] is not None and check["score"] >= threshold else "OK"
+    for index, check in enumerate(checks):
+        recent = filled[max(0, index - ALARM_PERIODS + 1):index + 1]
+        breaching = sum(value >= SIGNIFICANT_SHIFT for value in recent)
+        new = "ALARM" if breaching >= ALARM_DATAPOINTS else "OK"
         if new != state:
             transitions.append({"minute": check["minute"], "state": new})
             state = new
@@ -236,8 +243,6 @@ def _alarm(checks: list[dict[str, Any]], threshold: float) -> list[dict[str, Any
 
 def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]:
     """Every scenario for the model this process serves."""
-    from chalicelib.drift import SIGNIFICANT_SHIFT
-
     profile = profile or Profile()
     stage = SimulatedStage()
     traffic = week_of_traffic(stage.metadata.name, profile, days=days)
@@ -250,11 +255,11 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
         stage.restore(shared)
         _serve(stage, traffic, _feature_rows(traffic, stage, shift), onset, len(traffic.minutes))
         checks = _checks(stage, days)
-        transitions = _alarm(checks, SIGNIFICANT_SHIFT)
+        transitions = _alarm(checks)
         after = [t for t in transitions if t["minute"] >= ONSET_MINUTE and t["state"] == "ALARM"]
         before = [t for t in transitions if t["minute"] < ONSET_MINUTE or shift is None]
-        detected = next((c for c in checks if c["minute"] >= ONSET_MINUTE
-                         and c["score"] is not None and c["score"] >= SIGNIFICANT_SHIFT), None)
+        # The check's line at the hour the alarm went off: the feature it named.
+        detected = next((c for c in checks if after and c["minute"] == after[0]["minute"]), None)
         named = next((c["message"] for c in checks if c["message"] is not None
                       and c["minute"] >= ONSET_MINUTE), None)
         scored = [c["line"]["largest_distance"] for c in checks if "largest_distance" in c["line"]]
@@ -266,6 +271,7 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
             "minutes_to_detect": None if shift is None or not after
             else after[0]["minute"] - ONSET_MINUTE,
             "named_first": None if detected is None else detected["line"]["largest"],
+            "messages": sum(c["message"] is not None for c in checks),
             "message_title": None if named is None else named["content"]["title"],
             "message_description": None if named is None else named["content"]["description"],
             "hours_with_datapoint": sum(c["score"] is not None for c in checks),

@@ -3,7 +3,7 @@
 It runs from the function's own image (another command, `chalicelib.drift_check.handler`), so
 the baseline it compares with is that of the model the stage serves; EventBridge invokes it
 every hour. It reads the function's aggregate lines (chalicelib.drift.NightTally) of the last
-WINDOW_HOURS + 1 with CloudWatch Logs' FilterLogEvents, sums the newest of this model version
+WINDOW_HOURS + ALARM_PERIODS hours with CloudWatch Logs' FilterLogEvents, sums the newest of this model version
 up to RECENT_NIGHTS nights, and writes:
 
 - one JSON line with every feature's and the answer mix's distance (PSI) and the bins that
@@ -12,9 +12,9 @@ up to RECENT_NIGHTS nights, and writes:
   role needs no CloudWatch permission), which the drift alarm reads. Written only from the
   moderate band up: CloudWatch bills a custom metric for the hours it receives data, and the
   alarm reads an hour without a datapoint as 0 (FILL), as it would a small one;
-- when the window crosses into the significant band (the window an hour earlier was below it),
-  an Amazon Q Developer custom notification to the alerts topic naming the features that moved,
-  beside the alarm's own message.
+- when the drift alarm's rule starts to hold (ALARM_DATAPOINTS of the last ALARM_PERIODS
+  windows significant, and not an hour earlier), an Amazon Q Developer custom notification to
+  the alerts topic naming the features that moved, beside the alarm's own message.
 
 Fewer than MIN_NIGHTS nights in WINDOW_HOURS (a quiet stage, a new model version): no
 distance, no datapoint. It imports neither scikit-learn nor the service.
@@ -48,6 +48,12 @@ RECENT_NIGHTS = 2_000
 # PSI's bias for n nights over b bins is about (b - 1) / n (Yurdakul 2018): 0.02 for ten bins
 # at 500 nights, far below the 0.1 band. Fewer nights than this in WINDOW_HOURS: no distance.
 MIN_NIGHTS = 500
+# The drift alarm fires when this many of the last ALARM_PERIODS hourly windows reached the
+# significant band (a window without a distance counts as below it): one window over the line
+# is noise around a moderate shift, two in three hours a shift that stays. The check's message
+# follows the same rule, so it arrives with the alarm, once per episode.
+ALARM_DATAPOINTS = 2
+ALARM_PERIODS = 3
 # Features named in the on-call message, largest distance first.
 FEATURES_NAMED = 3
 HOUR_MS = 3_600_000
@@ -96,11 +102,11 @@ class Window:
         return self.report is not None and self.report.band() == "significant"
 
 
-def windows(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline,
-            end_ms: int) -> tuple[Window, Window]:
-    """The window ending at `end_ms` and the one ending an hour earlier, from the same events:
-    the newest valid lines before the end (newest first) until RECENT_NIGHTS nights, none older
-    than WINDOW_HOURS."""
+def windows(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline, end_ms: int,
+            count: int = ALARM_PERIODS + 1) -> list[Window]:
+    """The windows ending at `end_ms` and at each of the `count - 1` hours before it, newest
+    first, from the same events: each the newest valid lines before its end until
+    RECENT_NIGHTS nights, none older than WINDOW_HOURS."""
     newest_first = sorted(events, key=lambda event: event[0], reverse=True)
 
     def window(end: int) -> Window:
@@ -117,7 +123,12 @@ def windows(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline,
         report = drift.compare(baseline, counts) if counts.nights >= MIN_NIGHTS else None
         return Window(end, report, counts.nights)
 
-    return window(end_ms), window(end_ms - HOUR_MS)
+    return [window(end_ms - hours * HOUR_MS) for hours in range(count)]
+
+
+def alarming(recent_first: list[Window]) -> bool:
+    """Whether the drift alarm's rule holds for the ALARM_PERIODS newest windows."""
+    return sum(w.significant for w in recent_first[:ALARM_PERIODS]) >= ALARM_DATAPOINTS
 
 
 def check_line(metadata: ModelMetadata, window: Window) -> dict[str, Any]:
@@ -183,14 +194,15 @@ def run_check(event: Mapping[str, Any], *, logs: Any, sns: Any, log_group: str, 
     end_ms = int(window_end.timestamp() * 1000)
     metadata = ModelMetadata.read(model_dir)
     baseline = drift.read_baseline(model_dir, metadata)
-    events = list(aggregate_events(logs, log_group, end_ms - (WINDOW_HOURS + 1) * HOUR_MS,
-                                   end_ms - 1, metadata.version))
-    current, previous = windows(events, baseline, end_ms)
+    recent_first = windows(list(aggregate_events(
+        logs, log_group, end_ms - (WINDOW_HOURS + ALARM_PERIODS) * HOUR_MS, end_ms - 1,
+        metadata.version)), baseline, end_ms)
+    current = recent_first[0]
     line = check_line(metadata, current)
     logger.info(contract.DRIFT_CHECK_LOG, extra=line)
     if current.report is not None and current.report.largest.psi >= drift.MODERATE_SHIFT:
         _write_score(metrics, metadata, current.report, window_end)
-    if current.report is not None and current.significant and not previous.significant:
+    if current.report is not None and alarming(recent_first) and not alarming(recent_first[1:]):
         # Published after the line and the metric: the message is the least essential part.
         sns.publish(TopicArn=topic_arn, Message=json.dumps(notification(
             metadata, current.report, stage=stage, window_end=window_end)))

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from chalicelib import contract
 from chalicelib.drift import ANSWERS, MODERATE_SHIFT, SIGNIFICANT_SHIFT
+from chalicelib.drift_check import ALARM_DATAPOINTS, ALARM_PERIODS
 from chalicelib.metadata import ModelMetadata
 from sleep_advisor_infra.chalice_app import LIVE_ALIAS, VERSION_REF
 
@@ -252,12 +253,13 @@ class Monitoring(Construct):
                     expression="FILL(drift, 0)", using_metrics={"drift": self.drift_score()},
                     label="Largest PSI, 0 in hours without a datapoint",
                     period=Duration.hours(1)),
-                SIGNIFICANT_SHIFT, at_least, evaluation_periods=1,
-                treat_missing_data=quiet_is_fine,
+                SIGNIFICANT_SHIFT, at_least, evaluation_periods=ALARM_PERIODS,
+                datapoints_to_alarm=ALARM_DATAPOINTS, treat_missing_data=quiet_is_fine,
                 description=f"Model {self._model.name} {self._model.version}: the nights users "
                 f"send moved away from its training data (PSI at least {SIGNIFICANT_SHIFT} for a "
-                "feature or the answer mix). The drift check's message in this channel names "
-                "the features and their shares. Check first: a client release (units or "
+                f"feature or the answer mix in {ALARM_DATAPOINTS} of the last {ALARM_PERIODS} "
+                "hours). The drift check's message in this channel names the features and "
+                "their shares. Check first: a client release (units or "
                 "defaults: one feature in its lowest or highest bin), then a new user group "
                 "(several features and the class mix together), then whether to retrain "
                 "(`make drift-report` on an export of recent requests)."),

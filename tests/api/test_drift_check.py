@@ -17,7 +17,13 @@ from chalice.test import Client
 
 from chalicelib import contract, drift_check
 from chalicelib.drift import AGGREGATE_MIN_NIGHTS, NightTally
-from chalicelib.drift_check import HOUR_MS, MIN_NIGHTS, RECENT_NIGHTS, aggregate_filter
+from chalicelib.drift_check import (
+    ALARM_PERIODS,
+    HOUR_MS,
+    MIN_NIGHTS,
+    RECENT_NIGHTS,
+    aggregate_filter,
+)
 from chalicelib.proxy_event import api_gateway_event
 from harness.cloudwatch_logs import FakeLogGroup, FakeTopic, parse_json_pattern
 from harness.emf import emf_blobs, emitted_metrics
@@ -157,7 +163,7 @@ def test_healthy_nights_give_a_line_and_no_datapoint() -> None:
     assert len(group.calls) > 4 and any(
         "nextToken" in call for call in group.calls)
     assert {(c["startTime"], c["endTime"]) for c in group.calls} == {
-        (NOW_MS - 25 * HOUR_MS, NOW_MS - 1)}
+        (NOW_MS - (24 + ALARM_PERIODS) * HOUR_MS, NOW_MS - 1)}
     assert parse_json_pattern(group.calls[0]["filterPattern"]) == {
         "message": contract.AGGREGATE_LOG, "model_version": MODEL.version}
 
@@ -175,9 +181,14 @@ def test_too_few_nights_give_no_distance_and_no_datapoint() -> None:
 
 def test_a_feature_that_moved_is_measured_alarmed_and_named_once() -> None:
     moved = BASELINE.features[1]
-    # Healthy until the last hour, then every night in the feature's top bin.
-    group = log_group_with(*[(NOW_MS - h * HOUR_MS, training_like(500)) for h in range(2, 9)],
+    # Healthy until two hours ago, then every night in the feature's top bin: the window an
+    # hour ago was significant already, this one is the second (the alarm's 2 of 3).
+    group = log_group_with(*[(NOW_MS - h * HOUR_MS, training_like(500)) for h in range(3, 9)],
+                           (NOW_MS - 2 * HOUR_MS + 1, training_like(1500, moved=moved.name)),
                            (NOW_MS - HOUR_MS + 1, training_like(1500, moved=moved.name)))
+    # One significant window alone (an hour ago) pages nobody and says nothing.
+    _, _, first = run_check(group, now=NOW - dt.timedelta(hours=1))
+    assert first.messages == []
 
     line, metrics, topic = run_check(group)
 
@@ -193,9 +204,9 @@ def test_a_feature_that_moved_is_measured_alarmed_and_named_once() -> None:
     assert f"model {MODEL.name} {MODEL.version}" in content["title"]
     top_bin = moved.describe_bin(len(moved.shares) - 1)
     [top, *_] = line["moved"][moved.name]
-    # 1,500 of the 2,000 newest nights, and the healthy hour's share of the other 500.
+    # The 2,000 newest nights are all in the top bin.
     assert top == {"bin": top_bin, "training_share": round(moved.shares[-1], 4),
-                   "recent_share": round((1500 + _spread(500, moved.shares)[-1]) / 2000, 4)}
+                   "recent_share": 1.0}
     assert (f"{moved.name}: PSI {line['largest_distance']:.2f}, "
             f"{top['recent_share']:.0%} of nights {top_bin}, "
             f"{moved.shares[-1]:.0%} in training") in content["description"]

@@ -11,6 +11,7 @@ from sleep_advisor_infra.drift import DRIFT_CHECK_COMMAND
 
 from chalicelib import contract
 from chalicelib.drift_check import LOG_GROUP_VARIABLE
+from harness.samples import MODEL
 from harness.templates import actions_of, alarms_by_name, logical_id, only
 
 
@@ -82,6 +83,5 @@ def test_the_drift_alarm_reads_the_metric_the_check_writes(deployed: dict[str, A
     # chalicelib.drift_check writes these dimensions (tests/api/test_drift_check.py).
     assert {(d["Name"], d["Value"]) for d in score["Metric"]["Dimensions"]} == {
         (contract.SERVICE_DIMENSION, contract.SERVICE_NAME),
-        (contract.MODEL_VERSION_DIMENSION, json.loads(
-            (contract.BUNDLED_MODEL_DIR / "metadata.json").read_text())["version"])}
+        (contract.MODEL_VERSION_DIMENSION, MODEL.version)}
     assert "make drift-report" in alarm["AlarmDescription"]

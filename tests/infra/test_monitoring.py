@@ -106,8 +106,9 @@ EXPECTED_ALARMS = {
         "PredictionProbability", "Average", 900, MODEL.low_probability_threshold,
         "LessThanThreshold", 2, 2, "notBreaching"),
     "no-traffic": ("Count", "Sum", 3600, 1, "LessThanThreshold", 12, 12, "breaching"),
-    # The drift check writes no datapoint below 0.1 or without enough nights: not drift.
-    "input-drift": ("FILL(drift, 0)", None, 3600, 0.25, "GreaterThanOrEqualToThreshold", 1, 1,
+    # The drift check writes no datapoint below 0.1 or without enough nights (FILL: 0); two
+    # significant hours of three, so noise around a moderate shift does not flap.
+    "input-drift": ("FILL(drift, 0)", None, 3600, 0.25, "GreaterThanOrEqualToThreshold", 3, 2,
                     "notBreaching"),
     "drift-check-failed": ("Errors", "Sum", 3600, 1, "GreaterThanOrEqualToThreshold", 3, 2,
                            "notBreaching"),

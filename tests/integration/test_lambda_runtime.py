@@ -438,7 +438,9 @@ def test_the_drift_check_runs_from_the_same_image_under_the_runtime_client(
         moved = MODEL.features[0].name
         logs.put_log_events(logGroupName=log_group, logStreamName="2026/12/02/[3]abc", logEvents=[
             *({"timestamp": now_ms - h * hour_ms, "message": training_like(500)}
-              for h in range(8, 1, -1)),
+              for h in range(8, 2, -1)),
+            # Drifted for the last two hours: the alarm's 2 of 3, and the check's message.
+            {"timestamp": now_ms - 2 * hour_ms + 1, "message": training_like(1500, moved=moved)},
             {"timestamp": now_ms - hour_ms + 1, "message": training_like(1500, moved=moved)},
             {"timestamp": now_ms - 1000, "message": json.dumps({"message": "prediction"})},
         ])

@@ -15,6 +15,7 @@ import pytest
 from sleep_advisor_infra.drift import DRIFT_CHECK_COMMAND
 
 from chalicelib import contract, drift_check
+from chalicelib.drift_check import HOUR_MS
 from chalicelib.proxy_event import api_gateway_event
 from harness.cdk import Synthesis
 from harness.cloudwatch_logs import FakeTopic
@@ -31,7 +32,7 @@ from harness.logs_insights import (
 )
 from harness.samples import BASELINE, INSTANCES_BY_ADVICE, JSON, MODEL_DIR, SAMPLE_INSTANCE
 from harness.templates import MetricKey, alarm_metrics, dashboard_metrics
-from tests.api.test_drift_check import HOUR_MS, NOW, NOW_MS, log_group_with, training_like
+from tests.api.test_drift_check import NOW, NOW_MS, log_group_with, training_like
 
 
 @pytest.fixture(scope="module")
