@@ -3,8 +3,8 @@
 It runs from the function's own image (another command, `chalicelib.drift_check.handler`), so
 the baseline it compares with is that of the model the stage serves; EventBridge invokes it
 every hour. It reads the function's aggregate lines (chalicelib.drift.NightTally) of the last
-WINDOW_HOURS + ALARM_PERIODS hours with CloudWatch Logs' FilterLogEvents, sums the newest of this model version
-up to RECENT_NIGHTS nights, and writes:
+WINDOW_HOURS + ALARM_PERIODS hours with CloudWatch Logs' FilterLogEvents, sums the newest of
+this model version up to RECENT_NIGHTS nights, and writes:
 
 - one JSON line with every feature's and the answer mix's distance (PSI) and the bins that
   moved most, which the dashboard draws per feature;
