@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-from chalicelib.metadata import FeatureSpec, FrozenModel, ModelLoadError, ModelMetadata, sha256_of
+from chalicelib.metadata import FeatureSpec, FrozenModel, ModelLoadError, ModelMetadata, read_hashed
 
 # Deciles: ten bins of a tenth of the training nights each (fewer where values repeat).
 QUANTILE_BINS = 10
@@ -140,18 +140,7 @@ def drift_baseline(metadata: ModelMetadata, training_matrix: Sequence[Sequence[f
 def read_baseline(model_dir: Path, metadata: ModelMetadata) -> DriftBaseline:
     """The drift baseline of a model directory, refused if missing, altered or not the model's."""
     path = model_dir / metadata.baseline.file
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: the drift baseline is missing; save the model with "
-                             "chalicelib.saving.save_model to record it")
-    actual = sha256_of(path)
-    if actual != metadata.baseline.sha256:
-        raise ModelLoadError(f"{path}: sha256 {actual} does not match "
-                             f"{metadata.baseline.sha256} in the metadata; the drift baseline "
-                             "was changed after training")
-    try:
-        baseline = DriftBaseline.model_validate_json(path.read_bytes())
-    except ValidationError as error:
-        raise ModelLoadError(f"{path}: the drift baseline is invalid: {error}") from None
+    baseline = read_hashed(path, metadata.baseline.sha256, DriftBaseline, "drift baseline")
     if tuple(f.name for f in baseline.features) != metadata.feature_names or (
             set(baseline.answers) != set(metadata.class_ids)):
         raise ModelLoadError(f"{path}: the drift baseline describes other features or classes "

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from chalicelib.metadata import FrozenModel, ModelLoadError, ModelMetadata, sha256_of
+from chalicelib.metadata import FrozenModel, ModelLoadError, ModelMetadata, read_hashed
 
 if TYPE_CHECKING:  # the pre-traffic hook reads golden answers without loading scikit-learn
     from chalicelib.advisor import SleepAdvisor
@@ -50,17 +50,7 @@ class GoldenAnswers(FrozenModel):
 def read_golden(model_dir: Path, metadata: ModelMetadata) -> GoldenAnswers:
     """The golden answers of a model directory, refused if missing, altered or malformed."""
     path = model_dir / metadata.golden.file
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: golden answers are missing; save the model with "
-                             "chalicelib.saving.save_model to record them")
-    actual = sha256_of(path)
-    if actual != metadata.golden.sha256:
-        raise ModelLoadError(f"{path}: sha256 {actual} does not match {metadata.golden.sha256} "
-                             "in the metadata; the golden answers were changed after training")
-    try:
-        golden = GoldenAnswers.model_validate_json(path.read_bytes())
-    except ValidationError as error:
-        raise ModelLoadError(f"{path}: golden answers are invalid: {error}") from None
+    golden = read_hashed(path, metadata.golden.sha256, GoldenAnswers, "golden answers")
     if len(golden.examples) != metadata.golden.examples:
         raise ModelLoadError(f"{path}: {len(golden.examples)} examples, the metadata says "
                              f"{metadata.golden.examples}")

@@ -166,6 +166,23 @@ def default_low_probability(class_count: int) -> float:
 LOW_PROBABILITY_SHARE = 0.3
 
 
+def read_hashed[M: BaseModel](path: Path, sha256: str, model: type[M], what: str) -> M:
+    """A file of a model package (`what`: "golden answers", "drift baseline"), parsed as `model`
+    once its hash is the one the metadata recorded; ModelLoadError if missing, altered or
+    malformed, naming the fix."""
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: the {what} file is missing; save the model with "
+                             "chalicelib.saving.save_model to record it")
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise ModelLoadError(f"{path}: sha256 {actual} does not match {sha256} in the metadata; "
+                             f"the {what} file was changed after training")
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        raise ModelLoadError(f"{path}: the {what} file is invalid: {error}") from None
+
+
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in chunks so a large artifact is not held twice."""
     digest = hashlib.sha256()

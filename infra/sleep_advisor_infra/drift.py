@@ -9,19 +9,18 @@ only to the alerts topic. The alarms on its metric and on its own failures are M
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from chalicelib import contract
 from chalicelib.drift_check import LOG_GROUP_VARIABLE, WINDOW_HOURS
-from sleep_advisor_infra.function import FunctionImage
+from sleep_advisor_infra.function import FunctionImage, own_logs_and_role
 from sleep_advisor_infra.nag import acknowledge
 from sleep_advisor_infra.rollout import may_publish_to
 
@@ -39,16 +38,9 @@ class DriftCheck(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "CheckLogs", retention=log_retention,
-                                       removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(self, "CheckRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description="Drift check: read the function's log, write its own, "
-                                    "tell the alerts topic")
-        role.add_to_policy(iam.PolicyStatement(
-            sid="WriteOnlyItsOwnLog",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[self.log_group.log_group_arn],
-        ))
+        self.log_group, role = own_logs_and_role(
+            self, "Check", log_retention,
+            "Drift check: read the function's log, write its own, tell the alerts topic")
         service_log = function_image.log_group
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadOnlyTheServiceLog",
@@ -57,16 +49,13 @@ class DriftCheck(Construct):
             # log-group actions against.
             resources=[service_log.log_group_arn],
         ))
-        self.function = lambda_.DockerImageFunction(
-            self, "Function",
+        # The function's own image: the baseline is the shipped model's.
+        self.function = function_image.with_command(
+            self, "Function", command=DRIFT_CHECK_COMMAND,
             # Unnamed (CloudFormation names it), so that a change that replaces it can deploy;
             # the stack's DriftCheckName output says which it is.
             description=f"Hourly: the last {WINDOW_HOURS} h of the service's night aggregates "
                         "against the model's training baseline",
-            # The function's own image: the baseline is the shipped model's.
-            code=lambda_.DockerImageCode.from_ecr(
-                function_image.image.repository, tag_or_digest=function_image.image.image_tag,
-                cmd=[DRIFT_CHECK_COMMAND]),
             memory_size=512,
             timeout=Duration.minutes(2),
             environment={
@@ -78,8 +67,6 @@ class DriftCheck(Construct):
             },
             role=role,
             log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            tracing=lambda_.Tracing.ACTIVE,
         )
         may_publish_to(self.function, role, topic, topic_key, "PublishTheDriftMessage")
         # An hourly run that fails is not retried, nor one that waited too long: the next hour's

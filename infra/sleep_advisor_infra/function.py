@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import CfnResource, RemovalPolicy
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -66,6 +68,19 @@ class FunctionImage(Construct):
             "the function's log group and the asset repository.",
         )
 
+    def with_command(self, scope: Construct, construct_id: str, *, command: str,
+                     role: iam.IRole, log_group: logs.ILogGroup,
+                     **props: Any) -> lambda_.DockerImageFunction:
+        """Another function from this image, running `command` instead of the app (the
+        pre-traffic hook, the drift check): the same code and model as the version it serves
+        beside, JSON logs in `log_group`, traced."""
+        return lambda_.DockerImageFunction(
+            scope, construct_id,
+            code=lambda_.DockerImageCode.from_ecr(
+                self.image.repository, tag_or_digest=self.image.image_tag, cmd=[command]),
+            role=role, log_group=log_group, logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE, **props)
+
     def configure(self, app: ChaliceApp) -> None:
         """Switch Chalice's zip-packaged function to the image (Chalice has no image support)."""
         function = app.function
@@ -92,3 +107,19 @@ class FunctionImage(Construct):
             "an error to the client, and Lambda never retries it, so a dead-letter queue "
             "would never receive anything.",
         )
+
+
+def own_logs_and_role(scope: Construct, prefix: str, log_retention: logs.RetentionDays,
+                      description: str) -> tuple[logs.LogGroup, iam.Role]:
+    """A helper function's own log group, and a role that may write only to it (not to every
+    log group in the account, which the basic execution policy would allow)."""
+    log_group = logs.LogGroup(scope, f"{prefix}Logs", retention=log_retention,
+                              removal_policy=RemovalPolicy.DESTROY)
+    role = iam.Role(scope, f"{prefix}Role",
+                    assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                    description=description)
+    role.add_to_policy(iam.PolicyStatement(
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group.log_group_arn],
+    ))
+    return log_group, role

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -29,7 +29,7 @@ from chalicelib import contract
 from chalicelib.metadata import ModelMetadata
 from chalicelib.pre_traffic_hook import NEW_VERSION_VARIABLE, STAGE_VARIABLE, TOPIC_VARIABLE
 from sleep_advisor_infra.chalice_app import FUNCTION_ID, LIVE_ALIAS, VERSION_REF, ChaliceApp
-from sleep_advisor_infra.function import FunctionImage
+from sleep_advisor_infra.function import FunctionImage, own_logs_and_role
 from sleep_advisor_infra.nag import acknowledge
 
 # The alias's own logical id, as SAM names it: SAM resolves `APIHandler.Alias` in most places
@@ -88,20 +88,17 @@ class Rollout(Construct):
 
     def _hook(self, function_image: FunctionImage, topic: sns.ITopic, topic_key: kms.IKey,
               log_retention: logs.RetentionDays) -> lambda_.DockerImageFunction:
-        log_group, role = self._logs_and_role(
-            "Hook", log_retention,
+        log_group, role = own_logs_and_role(
+            self, "Hook", log_retention,
             "Pre-traffic hook: invoke this function's versions, report to CodeDeploy")
-        hook = lambda_.DockerImageFunction(
-            self, "PreTrafficHook",
+        # The function's own image: the golden answers expected are the new model's.
+        hook = function_image.with_command(
+            self, "PreTrafficHook", command=HOOK_COMMAND,
             # Named, so the deployment role can name it without depending on it (that would
             # be a cycle: hook policy -> deployment group -> deployment role -> hook).
             function_name=contract.resource_name(self._stage, "pre-traffic"),
             description="CodeDeploy pre-traffic hook: the new version must give the model's "
                         "golden answers through /predict",
-            # The function's own image: the golden answers expected are the new model's.
-            code=lambda_.DockerImageCode.from_ecr(
-                function_image.image.repository, tag_or_digest=function_image.image.image_tag,
-                cmd=[HOOK_COMMAND]),
             memory_size=256,
             # Ten golden questions at up to API Gateway's 29 s each, plus the report.
             timeout=Duration.minutes(6),
@@ -113,8 +110,6 @@ class Rollout(Construct):
             },
             role=role,
             log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            tracing=lambda_.Tracing.ACTIVE,
         )
         hook.add_to_role_policy(iam.PolicyStatement(
             sid="InvokeOnlyThisFunctionsVersions",
@@ -156,8 +151,8 @@ class Rollout(Construct):
 
     def _failure_reporter(self, topic: sns.ITopic, topic_key: kms.IKey,
                           log_retention: logs.RetentionDays) -> lambda_.Function:
-        log_group, role = self._logs_and_role(
-            "HookFailure", log_retention,
+        log_group, role = own_logs_and_role(
+            self, "HookFailure", log_retention,
             "Pre-traffic hook's failure destination: report Failed to CodeDeploy")
         reporter = lambda_.Function(
             self, "HookFailureReporter",
@@ -181,21 +176,6 @@ class Rollout(Construct):
             "one-hour hook timeout still fails the deployment.",
         )
         return reporter
-
-    def _logs_and_role(self, prefix: str, log_retention: logs.RetentionDays,
-                       description: str) -> tuple[logs.LogGroup, iam.Role]:
-        """A rollout function's own log group, and a role that may write only to it (not to
-        every log group in the account, which the basic execution policy would allow)."""
-        log_group = logs.LogGroup(self, f"{prefix}Logs", retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(self, f"{prefix}Role",
-                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=description)
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        ))
-        return log_group, role
 
     def _deployment_role(self) -> iam.Role:
         """CodeDeploy's role: shift this alias, read the rollout alarms, invoke the hook.

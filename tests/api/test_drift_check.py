@@ -8,7 +8,6 @@ import contextlib
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -38,17 +37,6 @@ AGGREGATE_KEYS = {"level", "location", "message", "timestamp", "service", "model
                   "function_version", "nights", "requests", "bins", "answers"}
 
 
-@pytest.fixture
-def fresh_tally(app_module: ModuleType) -> Iterator[NightTally]:
-    """The app's tally replaced by a new container's, whose clock lets every window be written."""
-    ticks = iter(range(0, 10**9, 1000))
-    tally = NightTally(app_module.package.baseline, clock=lambda: float(next(ticks)))
-    # The app reads its module-level tally at each request.
-    kept, vars(app_module)["tally"] = vars(app_module)["tally"], tally
-    yield tally
-    vars(app_module)["tally"] = kept
-
-
 def captured(run: Any) -> tuple[Any, list[dict[str, Any]], str]:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
@@ -58,7 +46,7 @@ def captured(run: Any) -> tuple[Any, list[dict[str, Any]], str]:
 
 
 def test_the_app_writes_counts_only_without_any_key_of_a_request(
-    client: Client, fresh_tally: NightTally, monkeypatch: pytest.MonkeyPatch,
+    client: Client, flushing_tally: NightTally, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-6b072495-825dc369cc4045d989f564cf;Sampled=1")
     night = private_instance()
@@ -81,11 +69,11 @@ def test_the_app_writes_counts_only_without_any_key_of_a_request(
     assert not any(request_id in line_text for request_id in request_ids)
     assert "1-6b072495-825dc369cc4045d989f564cf" in text
     assert "6b072495" not in line_text
-    assert fresh_tally.nights == 5  # the next window, waiting for its minimum
+    assert flushing_tally.nights == 5  # the next window, waiting for its minimum
 
 
 def test_golden_questions_and_refused_requests_are_not_counted(
-    app_module: ModuleType, client: Client, fresh_tally: NightTally,
+    app_module: ModuleType, client: Client, flushing_tally: NightTally,
 ) -> None:
     body = json.dumps({"features": private_instance()})
     event = api_gateway_event("POST", "/predict", body, headers={"content-type": "application/json"})
@@ -95,7 +83,7 @@ def test_golden_questions_and_refused_requests_are_not_counted(
     refused, _, _ = captured(lambda: post_predict(client, {"features": {}}))
 
     assert answered["statusCode"] == 200 and refused.status_code == 400
-    assert fresh_tally.nights == fresh_tally.requests == 0
+    assert flushing_tally.nights == flushing_tally.requests == 0
 
 
 # The check ---------------------------------------------------------------------------------

@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from chalice.test import Client
@@ -21,16 +19,6 @@ from model import drift_report
 
 REQUESTS = [{"features": GOLDEN.examples[i % len(GOLDEN.examples)].request["features"]}
             for i in range(100)]
-
-
-@pytest.fixture
-def flushing_tally(app_module: ModuleType) -> Iterator[NightTally]:
-    ticks = iter(range(0, 10**9, 1000))
-    tally = NightTally(app_module.package.baseline, clock=lambda: float(next(ticks)))
-    # The app reads its module-level tally at each request.
-    kept, vars(app_module)["tally"] = vars(app_module)["tally"], tally
-    yield tally
-    vars(app_module)["tally"] = kept
 
 
 def test_requests_and_their_aggregate_lines_give_the_same_report(
