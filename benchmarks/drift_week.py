@@ -283,6 +283,9 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
                                                          or c["minute"] < ONSET_MINUTE)),
                 default=None),
             "largest_distance_median": float(np.median(scored)) if scored else None,
+            "largest_distance_after_onset_median": None if shift is None else float(np.median(
+                [c["line"]["largest_distance"] for c in checks
+                 if c["minute"] >= ONSET_MINUTE and "largest_distance" in c["line"]])),
             "scores": [[c["minute"], c["score"]] for c in checks],
             "nights_answered": stage.answered,
             "nights_in_aggregates": stage.counted,
@@ -352,18 +355,33 @@ def _clock(minute: int | None) -> str:
 
 
 def render(results: list[dict[str, Any]]) -> str:
-    from chalicelib.drift import AGGREGATE_MIN_INTERVAL_S, AGGREGATE_MIN_NIGHTS
-    from chalicelib.drift_check import MIN_NIGHTS, WINDOW_HOURS
+    from chalicelib.drift import (
+        AGGREGATE_MIN_INTERVAL_S,
+        AGGREGATE_MIN_NIGHTS,
+        AGGREGATE_MIN_REQUESTS,
+        MODERATE_SHIFT,
+        SIGNIFICANT_SHIFT,
+    )
+    from chalicelib.drift_check import (
+        ALARM_DATAPOINTS,
+        ALARM_PERIODS,
+        MIN_NIGHTS,
+        RECENT_NIGHTS,
+        WINDOW_HOURS,
+    )
 
     rows, messages = [], []
     for result in results:
         for name, s in result["scenarios"].items():
             lost = 1 - s["nights_in_aggregates"] / s["nights_answered"]
+            median = s.get("largest_distance_after_onset_median")
+            after = "—" if median is None else f"{median:.2f}"
             rows.append(
                 f"| {result['model']} | {name} | {s['false_pages']} | "
                 f"{'—' if s['shift'] is None else _clock(s['minutes_to_detect'])} | "
                 f"{s['named_first'] or '—'} | {s['pages']} | {s['hours_with_datapoint']} | "
-                f"{s['largest_distance_healthy_max']:.3f} | {lost:.1%} |")
+                f"{s['largest_distance_healthy_max']:.3f} | {after} | "
+                f"{lost:.1%} |")
             if s["message_description"]:
                 messages.append(f"- {result['model']}, {name}:\n\n  > {s['message_title']}\n"
                                 + "".join(f"  > {line}\n" for line in
@@ -373,14 +391,19 @@ def render(results: list[dict[str, Any]]) -> str:
 Written by `make drift-simulation` (`python -m benchmarks.drift_week`), which also writes
 `drift_simulation` in `docs/benchmarks.json`. Per model: {first['days']} simulated days,
 {first['requests']:,} requests ({first['nights']:,} nights) at the bill's volume and peaks,
-{first['containers']} containers; shifts start on day 4 at 06:00. The check runs hourly over
-{WINDOW_HOURS} h (no distance below {MIN_NIGHTS} nights); a container writes a line per at least
-{AGGREGATE_MIN_NIGHTS} nights and {AGGREGATE_MIN_INTERVAL_S / 60:.0f} minutes.
+{first['containers']} containers; shifts start on day 4 at 06:00. A container writes a line per
+at least {AGGREGATE_MIN_NIGHTS} nights from {AGGREGATE_MIN_REQUESTS} requests and
+{AGGREGATE_MIN_INTERVAL_S / 60:.0f} minutes; the check runs at 05 past every hour on the newest
+{RECENT_NIGHTS:,} nights, at most {WINDOW_HOURS} h back (no distance below {MIN_NIGHTS}); the
+alarm fires when {ALARM_DATAPOINTS} of the last {ALARM_PERIODS} hours reach PSI
+{SIGNIFICANT_SHIFT}. Time to detect runs from the shift's start to the hour the alarm goes off
+(CloudWatch adds its evaluation, about a minute). A shift whose PSI stays between
+{MODERATE_SHIFT} and {SIGNIFICANT_SHIFT} is the moderate band: on the dashboard, not paged.
 
 {" | ".join(["| model", "week", "false pages", "time to detect", "feature named", "pages",
              "hours with a datapoint", "largest PSI before any shift",
-             "nights lost with their container |"])}
-|{"---|" * 9}
+             "largest PSI after, median", "nights lost with their container |"])}
+|{"---|" * 10}
 {chr(10).join(rows)}
 
 The first message of each shifted week, as Slack shows it:
