@@ -194,32 +194,61 @@ def _serve(stage: SimulatedStage, traffic: Traffic, rows: np.ndarray, first: int
         stage.request(float(traffic.minutes[i]), rows[traffic.offsets[i]:traffic.offsets[i + 1]])
 
 
-def _checks(stage: SimulatedStage, days: int) -> list[dict[str, Any]]:
-    """The real check at 05 past every hour of the week; its datapoint and message, if any."""
+def scheduled_event(at: dt.datetime) -> dict[str, Any]:
+    """EventBridge's scheduled event for `at`, as the hourly rule sends it."""
+    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {},
+            "time": at.isoformat().replace("+00:00", "Z")}
+
+
+def alarm_event(at: dt.datetime) -> dict[str, Any]:
+    """The drift alarm's state change to ALARM, as CloudWatch sends it to EventBridge."""
+    return {"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+            "time": at.isoformat().replace("+00:00", "Z"),
+            "detail": {"alarmName": "sleep-advisor-sim-input-drift",
+                       "state": {"value": "ALARM"}, "previousState": {"value": "OK"}}}
+
+
+def _run_check(stage: SimulatedStage, event: dict[str, Any],
+               topic: FakeTopic) -> tuple[dict[str, Any], str]:
     from chalicelib import drift_check
 
-    topic, results = FakeTopic(), []
+    output = io.StringIO()
+    # Powertools warns that CloudWatch would drop a datapoint stamped hours in the future: the
+    # simulated week is not now.
+    with contextlib.redirect_stdout(output), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        line = drift_check.run_check(
+            event, logs=stage.log_group, sns=topic, log_group=LOG_GROUP,
+            topic_arn="arn:aws:sns:::alerts", stage="sim", model_dir=stage.app.settings.model_dir)
+    return line, output.getvalue()
+
+
+def _checks(stage: SimulatedStage, days: int) -> list[dict[str, Any]]:
+    """The real check at 05 past every hour of the week, and the datapoint it wrote, if any."""
+    results = []
     for hour in range(1, days * 24):
-        at = START + dt.timedelta(hours=hour, minutes=5)
-        output = io.StringIO()
-        # Powertools warns that CloudWatch would drop a datapoint stamped hours in the future:
-        # the simulated week is not now.
-        with contextlib.redirect_stdout(output), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            line = drift_check.run_check(
-                {"time": at.isoformat().replace("+00:00", "Z")}, logs=stage.log_group,
-                sns=topic, log_group=LOG_GROUP, topic_arn="arn:aws:sns:::alerts", stage="sim",
-                model_dir=stage.app.settings.model_dir)
+        line, output = _run_check(stage, scheduled_event(
+            START + dt.timedelta(hours=hour, minutes=5)), FakeTopic())
         score = None
-        for text in output.getvalue().splitlines():
+        for text in output.splitlines():
             document = json.loads(text)
             if "_aws" in document:
                 value = document[stage.contract.DRIFT_SCORE]
                 score = value[0] if isinstance(value, list) else value
-        results.append({"minute": hour * 60 + 5, "line": line, "score": score,
-                        "message": json.loads(topic.messages[-1]["Message"])
-                        if line.get("notified") else None})
+        results.append({"minute": hour * 60 + 5, "line": line, "score": score})
     return results
+
+
+def _messages(stage: SimulatedStage, transitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The check's message for each time the alarm went to ALARM (about a minute after the
+    datapoint that tipped it, when CloudWatch evaluates)."""
+    messages = []
+    for transition in (t for t in transitions if t["state"] == "ALARM"):
+        topic = FakeTopic()
+        _run_check(stage, alarm_event(START + dt.timedelta(minutes=transition["minute"] + 1)),
+                   topic)
+        messages += [json.loads(m["Message"]) for m in topic.messages]
+    return messages
 
 
 def _alarm(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -260,8 +289,8 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
         before = [t for t in transitions if t["minute"] < ONSET_MINUTE or shift is None]
         # The check's line at the hour the alarm went off: the feature it named.
         detected = next((c for c in checks if after and c["minute"] == after[0]["minute"]), None)
-        named = next((c["message"] for c in checks if c["message"] is not None
-                      and c["minute"] >= ONSET_MINUTE), None)
+        messages = _messages(stage, transitions)
+        named = messages[0] if messages else None
         scored = [c["line"]["largest_distance"] for c in checks if "largest_distance" in c["line"]]
         scenarios[shift.name if shift else "healthy"] = {
             "shift": None if shift is None else {"feature": shift.feature, "share": shift.share},
@@ -271,7 +300,7 @@ def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]
             "minutes_to_detect": None if shift is None or not after
             else after[0]["minute"] - ONSET_MINUTE,
             "named_first": None if detected is None else detected["line"]["largest"],
-            "messages": sum(c["message"] is not None for c in checks),
+            "messages": len(messages),
             "message_title": None if named is None else named["content"]["title"],
             "message_description": None if named is None else named["content"]["description"],
             "hours_with_datapoint": sum(c["score"] is not None for c in checks),
@@ -326,7 +355,8 @@ def _time_one_check(events_path: str, at: str) -> None:
         group.put(timestamp, message)
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        drift_check.run_check({"time": at}, logs=group, sns=FakeTopic(), log_group=LOG_GROUP,
+        drift_check.run_check(scheduled_event(dt.datetime.fromisoformat(at)), logs=group,
+                              sns=FakeTopic(), log_group=LOG_GROUP,
                               topic_arn="arn:aws:sns:::alerts", stage="sim")
     done = resource.getrusage(resource.RUSAGE_SELF)
 

@@ -1,20 +1,22 @@
-"""The scheduled drift check: the last day's aggregate lines against the model's training baseline.
+"""The drift check: the last day's aggregate lines against the model's training baseline.
 
 It runs from the function's own image (another command, `chalicelib.drift_check.handler`), so
-the baseline it compares with is that of the model the stage serves; EventBridge invokes it
-every hour. It reads the function's aggregate lines (chalicelib.drift.NightTally) of the last
-WINDOW_HOURS + ALARM_PERIODS hours with CloudWatch Logs' FilterLogEvents, sums the newest of
-this model version up to RECENT_NIGHTS nights, and writes:
+the baseline it compares with is that of the model the stage serves. It reads the function's
+aggregate lines (chalicelib.drift.NightTally) of the last WINDOW_HOURS + 1 hours with
+CloudWatch Logs' FilterLogEvents, sums the newest of this model version up to RECENT_NIGHTS
+nights, compares them with the baseline, and always logs one JSON line with every feature's
+and the answer mix's distance (PSI) and the bins that moved most (the dashboard draws them).
+What else it does depends on what invoked it:
 
-- one JSON line with every feature's and the answer mix's distance (PSI) and the bins that
-  moved most, which the dashboard draws per feature;
-- the largest distance as the DriftScore metric (Embedded Metric Format in its own log, so the
-  role needs no CloudWatch permission), which the drift alarm reads. Written only from the
-  moderate band up: CloudWatch bills a custom metric for the hours it receives data, and the
-  alarm reads an hour without a datapoint as 0 (FILL), as it would a small one;
-- when the drift alarm's rule starts to hold (ALARM_DATAPOINTS of the last ALARM_PERIODS
-  windows significant, and not an hour earlier), an Amazon Q Developer custom notification to
-  the alerts topic naming the features that moved, beside the alarm's own message.
+- EventBridge's hourly schedule: the largest distance as the DriftScore metric (Embedded Metric
+  Format in its own log, so the role needs no CloudWatch permission), which the drift alarm
+  reads. Written only from the moderate band up: CloudWatch bills a custom metric for the hours
+  it receives data, and the alarm reads an hour without a datapoint as 0 (FILL), as it would a
+  small one.
+- The drift alarm going to ALARM (its state change, through EventBridge): an Amazon Q Developer
+  custom notification to the alerts topic naming the features that moved, beside the alarm's
+  own message. Sent on the alarm's own transition, so the two always come together, once.
+- Anything else (someone invoking it to look now): the line only.
 
 Fewer than MIN_NIGHTS nights in WINDOW_HOURS (a quiet stage, a new model version): no
 distance, no datapoint. It imports neither scikit-learn nor the service.
@@ -48,12 +50,18 @@ RECENT_NIGHTS = 2_000
 # PSI's bias for n nights over b bins is about (b - 1) / n (Yurdakul 2018): 0.02 for ten bins
 # at 500 nights, far below the 0.1 band. Fewer nights than this in WINDOW_HOURS: no distance.
 MIN_NIGHTS = 500
-# The drift alarm fires when this many of the last ALARM_PERIODS hourly windows reached the
-# significant band (a window without a distance counts as below it): one window over the line
-# is noise around a moderate shift, two in three hours a shift that stays. The check's message
-# follows the same rule, so it arrives with the alarm, once per episode.
+# The drift alarm's rule (infra/sleep_advisor_infra/monitoring.py sets it from these; the
+# simulation in benchmarks/drift_week.py evaluates it): ALARM when this many of the last
+# ALARM_PERIODS hourly datapoints reach the significant band, an hour without one counting as 0.
+# One hour over the line is noise around a moderate shift, two in three a shift that stays.
 ALARM_DATAPOINTS = 2
 ALARM_PERIODS = 3
+# The datapoint is stamped this long after the window's end. The alarm's hours slide with
+# every evaluation: stamped at the run's own minute, the newest hour would be empty (FILL: 0)
+# from that minute until the new datapoint arrives, and a drift alarm could blink to OK.
+# A minute later, the previous run's datapoint is still in the newest hour while the new one
+# is extracted (seconds after the run).
+DATAPOINT_OFFSET_S = 60
 # Features named in the on-call message, largest distance first.
 FEATURES_NAMED = 3
 HOUR_MS = 3_600_000
@@ -97,38 +105,23 @@ class Window:
     report: DriftReport | None  # None: fewer than MIN_NIGHTS nights
     nights: int
 
-    @property
-    def significant(self) -> bool:
-        return self.report is not None and self.report.band() == "significant"
 
-
-def windows(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline, end_ms: int,
-            count: int = ALARM_PERIODS + 1) -> list[Window]:
-    """The windows ending at `end_ms` and at each of the `count - 1` hours before it, newest
-    first, from the same events: each the newest valid lines before its end until
-    RECENT_NIGHTS nights, none older than WINDOW_HOURS."""
-    newest_first = sorted(events, key=lambda event: event[0], reverse=True)
-
-    def window(end: int) -> Window:
-        start = end - WINDOW_HOURS * HOUR_MS
-        chosen, nights = [], 0
-        for timestamp, aggregate in newest_first:
-            if timestamp >= end or not drift.valid_aggregate(aggregate, baseline):
-                continue
-            if timestamp < start or nights >= RECENT_NIGHTS:
-                break
-            chosen.append(aggregate)
-            nights += int(aggregate["nights"])
-        counts = drift.sum_counts(chosen, baseline)
-        report = drift.compare(baseline, counts) if counts.nights >= MIN_NIGHTS else None
-        return Window(end, report, counts.nights)
-
-    return [window(end_ms - hours * HOUR_MS) for hours in range(count)]
-
-
-def alarming(recent_first: list[Window]) -> bool:
-    """Whether the drift alarm's rule holds for the ALARM_PERIODS newest windows."""
-    return sum(w.significant for w in recent_first[:ALARM_PERIODS]) >= ALARM_DATAPOINTS
+def window(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline,
+           end_ms: int) -> Window:
+    """The newest valid lines before `end_ms` (newest first) until RECENT_NIGHTS nights, none
+    older than WINDOW_HOURS, compared with the baseline."""
+    start = end_ms - WINDOW_HOURS * HOUR_MS
+    chosen, nights = [], 0
+    for timestamp, aggregate in sorted(events, key=lambda event: event[0], reverse=True):
+        if timestamp >= end_ms or not drift.valid_aggregate(aggregate, baseline):
+            continue
+        if timestamp < start or nights >= RECENT_NIGHTS:
+            break
+        chosen.append(aggregate)
+        nights += int(aggregate["nights"])
+    counts = drift.sum_counts(chosen, baseline)
+    report = drift.compare(baseline, counts) if counts.nights >= MIN_NIGHTS else None
+    return Window(end_ms, report, counts.nights)
 
 
 def check_line(metadata: ModelMetadata, window: Window) -> dict[str, Any]:
@@ -186,26 +179,41 @@ def notification(metadata: ModelMetadata, report: DriftReport, *, stage: str,
     }
 
 
+def trigger(event: Mapping[str, Any]) -> str:
+    """What invoked the check: "schedule", "alarm" (the drift alarm went to ALARM) or
+    "manual"."""
+    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+        return "schedule"
+    state = (event.get("detail") or {}).get("state") or {}
+    if (event.get("source") == "aws.cloudwatch"
+            and event.get("detail-type") == "CloudWatch Alarm State Change"
+            and state.get("value") == "ALARM"):
+        return "alarm"
+    return "manual"
+
+
 def run_check(event: Mapping[str, Any], *, logs: Any, sns: Any, log_group: str, topic_arn: str,
               stage: str, model_dir: Path = contract.BUNDLED_MODEL_DIR,
               metrics: EphemeralMetrics | None = None) -> dict[str, Any]:
-    """One check, for the window ending at the scheduled event's time."""
+    """One check, for the window ending at the event's time (floored to the minute)."""
     window_end = _event_time(event)
     end_ms = int(window_end.timestamp() * 1000)
     metadata = ModelMetadata.read(model_dir)
     baseline = drift.read_baseline(model_dir, metadata)
-    recent_first = windows(list(aggregate_events(
-        logs, log_group, end_ms - (WINDOW_HOURS + ALARM_PERIODS) * HOUR_MS, end_ms - 1,
-        metadata.version)), baseline, end_ms)
-    current = recent_first[0]
-    line = check_line(metadata, current)
+    current = window(list(aggregate_events(
+        logs, log_group, end_ms - (WINDOW_HOURS + 1) * HOUR_MS, end_ms - 1, metadata.version)),
+        baseline, end_ms)
+    invoked_by = trigger(event)
+    line = {**check_line(metadata, current), "trigger": invoked_by}
     logger.info(contract.DRIFT_CHECK_LOG, extra=line)
-    if current.report is not None and current.report.largest.psi >= drift.MODERATE_SHIFT:
-        _write_score(metrics, metadata, current.report, window_end)
-    if current.report is not None and alarming(recent_first) and not alarming(recent_first[1:]):
-        # Published after the line and the metric: the message is the least essential part.
+    report = current.report
+    if invoked_by == "schedule" and report is not None and (
+            report.largest.psi >= drift.MODERATE_SHIFT):
+        _write_score(metrics, metadata, report,
+                     window_end + dt.timedelta(seconds=DATAPOINT_OFFSET_S))
+    if invoked_by == "alarm" and report is not None:
         sns.publish(TopicArn=topic_arn, Message=json.dumps(notification(
-            metadata, current.report, stage=stage, window_end=window_end)))
+            metadata, report, stage=stage, window_end=window_end)))
         line["notified"] = True
     return line
 
@@ -216,15 +224,15 @@ def _write_score(metrics: EphemeralMetrics | None, metadata: ModelMetadata,
         service=contract.SERVICE_NAME,
         namespace=os.environ.get(contract.METRICS_NAMESPACE_VARIABLE, contract.METRICS_NAMESPACE))
     writer.add_dimension(contract.MODEL_VERSION_DIMENSION, metadata.version)
+    # Unrounded: the alarm compares the same value the band was decided on.
     writer.add_metric(name=contract.DRIFT_SCORE, unit=MetricUnit.NoUnit,
-                      value=round(report.largest.psi, 4))
-    # The datapoint belongs to the window's end, not to when the check happened to run.
+                      value=report.largest.psi)
     writer.set_timestamp(at)
     writer.flush_metrics()
 
 
 def _event_time(event: Mapping[str, Any]) -> dt.datetime:
-    """The scheduled time EventBridge names in the event ("time", ISO 8601 in UTC), else now."""
+    """The time EventBridge names in the event ("time", ISO 8601 in UTC), else now."""
     stamp = event.get("time")
     if isinstance(stamp, str):
         at = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC)

@@ -29,6 +29,8 @@ class EmittedMetric:
     unit: str
     dimensions: frozenset[tuple[str, str]]
     values: tuple[float, ...]
+    # The document's Timestamp: the datapoint's time (milliseconds since the epoch).
+    timestamp_ms: int = 0
 
 
 def emf_blobs(output: str) -> list[dict[str, Any]]:
@@ -80,5 +82,6 @@ def emitted_metrics(blobs: list[dict[str, Any]]) -> list[EmittedMetric]:
                         unit=metric.get("Unit", "None"),
                         dimensions=dimensions,
                         values=tuple(value if isinstance(value, list) else [value]),
+                        timestamp_ms=blob["_aws"]["Timestamp"],
                     ))
     return metrics

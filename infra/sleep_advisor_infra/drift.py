@@ -1,7 +1,8 @@
 """The hourly drift check: the function's aggregate lines against the model's training baseline.
 
 A function from the service's own image (chalicelib/drift_check.py, so the baseline is the
-shipped model's), run by an EventBridge schedule at 05 past every hour. It may read only the
+shipped model's), run by an EventBridge schedule at 05 past every hour (its metric), and when
+the drift alarm goes to ALARM (its message to on-call). It may read only the
 service function's log group (FilterLogEvents), write only its own log group (where its one
 metric, DriftScore, is an Embedded Metric Format line: no CloudWatch permission) and publish
 only to the alerts topic. The alarms on its metric and on its own failures are Monitoring's.
@@ -10,6 +11,7 @@ only to the alerts topic. The alarms on its metric and on its own failures are M
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -89,11 +91,32 @@ class DriftCheck(Construct):
             self, "Schedule",
             description="Every hour: the drift check",
             schedule=events.Schedule.cron(minute=SCHEDULE_MINUTE),
-            # EventBridge's own retries cover handing the event to Lambda only.
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2,
-                                            max_event_age=Duration.minutes(15))],
+            targets=[self._target()],
         )
         acknowledge(
             rule, "Serverless::Serverless-EventBusDLQ",
             "A missed hourly event is made good by the next one, which reads the same lines.",
+        )
+
+    def _target(self) -> targets.LambdaFunction:
+        # EventBridge's own retries cover handing the event to Lambda only; with Lambda's
+        # 15 minutes, a run starts at most 20 minutes late or not at all.
+        return targets.LambdaFunction(self.function, retry_attempts=2,
+                                      max_event_age=Duration.minutes(5))
+
+    def explain(self, alarm: cloudwatch.IAlarm) -> None:
+        """Run the check when `alarm` (the drift alarm) goes to ALARM: its message to on-call,
+        naming the features, then comes with the alarm's own, once per transition."""
+        rule = events.Rule(
+            self, "AlarmExplained",
+            description="The drift alarm went to ALARM: the drift check names the features",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
+                resources=[alarm.alarm_arn], detail={"state": {"value": ["ALARM"]}}),
+            targets=[self._target()],
+        )
+        acknowledge(
+            rule, "Serverless::Serverless-EventBusDLQ",
+            "CloudWatch guarantees alarm state changes to EventBridge; should the message "
+            "still not arrive, the alarm's own notification has reached on-call.",
         )

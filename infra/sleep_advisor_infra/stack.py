@@ -100,6 +100,7 @@ class SleepAdvisorStack(Stack):
             drift_check_name=drift_check.function.function_name,
             drift_log_group=drift_check.log_group,
         )
+        drift_check.explain(monitoring.alarms["input-drift"])
         rollout = Rollout(
             self, "Rollout", stage=config.stage, app=app, function_image=function, model=model,
             alarms=dict(monitoring.rollout_alarms), topic=alerting.topic, topic_key=alerting.key,

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from benchmarks.drift_week import alarm_event, scheduled_event
 from chalicelib import contract, drift_check
 from chalicelib.drift import AGGREGATE_MIN_NIGHTS, NightTally
 from chalicelib.drift_check import (
-    ALARM_PERIODS,
+    DATAPOINT_OFFSET_S,
     HOUR_MS,
     MIN_NIGHTS,
     RECENT_NIGHTS,
@@ -127,11 +128,12 @@ def log_group_with(*lines: tuple[int, str]) -> FakeLogGroup:
     return group
 
 
-def run_check(group: FakeLogGroup,
-              now: dt.datetime = NOW) -> tuple[dict[str, Any], list[Any], FakeTopic]:
+def run_check(group: FakeLogGroup, now: dt.datetime = NOW,
+              event: Any = scheduled_event) -> tuple[dict[str, Any], list[Any], FakeTopic]:
+    """One run of the check, invoked by `event` (the hourly schedule unless said otherwise)."""
     topic = FakeTopic()
     line, _, text = captured(lambda: drift_check.run_check(
-        {"time": now.isoformat().replace("+00:00", "Z")}, logs=group, sns=topic,
+        event(now), logs=group, sns=topic,
         log_group=LOG_GROUP, topic_arn="arn:aws:sns:eu-central-1:123456789012:alerts",
         stage="dev", model_dir=MODEL_DIR))
     return line, emitted_metrics(emf_blobs(text)), topic
@@ -151,7 +153,7 @@ def test_healthy_nights_give_a_line_and_no_datapoint() -> None:
     assert len(group.calls) > 4 and any(
         "nextToken" in call for call in group.calls)
     assert {(c["startTime"], c["endTime"]) for c in group.calls} == {
-        (NOW_MS - (24 + ALARM_PERIODS) * HOUR_MS, NOW_MS - 1)}
+        (NOW_MS - 25 * HOUR_MS, NOW_MS - 1)}
     assert parse_json_pattern(group.calls[0]["filterPattern"]) == {
         "message": contract.AGGREGATE_LOG, "model_version": MODEL.version}
 
@@ -163,48 +165,53 @@ def test_too_few_nights_give_no_distance_and_no_datapoint() -> None:
 
     assert line == {"model_version": MODEL.version, "nights": MIN_NIGHTS - 1,
                     "recent_nights": RECENT_NIGHTS, "min_nights": MIN_NIGHTS,
-                    "window_hours": 24, "band": "too few nights"}
+                    "window_hours": 24, "band": "too few nights", "trigger": "schedule"}
     assert metrics == [] and topic.messages == []
 
 
-def test_a_feature_that_moved_is_measured_alarmed_and_named_once() -> None:
+def test_a_feature_that_moved_is_measured_then_named_when_the_alarm_fires() -> None:
     moved = BASELINE.features[1]
-    # Healthy until two hours ago, then every night in the feature's top bin: the window an
-    # hour ago was significant already, this one is the second (the alarm's 2 of 3).
-    group = log_group_with(*[(NOW_MS - h * HOUR_MS, training_like(500)) for h in range(3, 9)],
-                           (NOW_MS - 2 * HOUR_MS + 1, training_like(1500, moved=moved.name)),
-                           (NOW_MS - HOUR_MS + 1, training_like(1500, moved=moved.name)))
-    # One significant window alone (an hour ago) pages nobody and says nothing.
-    _, _, first = run_check(group, now=NOW - dt.timedelta(hours=1))
-    assert first.messages == []
+    # Healthy until an hour ago, then every night in the feature's top bin.
+    group = log_group_with(*[(NOW_MS - h * HOUR_MS, training_like(500)) for h in range(2, 9)],
+                           (NOW_MS - HOUR_MS + 1, training_like(2000, moved=moved.name)))
 
+    # The hourly run: the line and the datapoint the alarm reads, stamped a minute after the
+    # window so that the alarm's newest hour is never empty; no message of its own.
     line, metrics, topic = run_check(group)
 
     assert line["band"] == "significant" and line["largest"] == moved.name
+    assert line["trigger"] == "schedule" and topic.messages == []
     [score] = metrics
-    assert score.name == contract.DRIFT_SCORE and list(score.values) == [line["largest_distance"]]
+    assert score.name == contract.DRIFT_SCORE
+    assert list(score.values) == [pytest.approx(line["largest_distance"], abs=1e-4)]
+    assert score.timestamp_ms == NOW_MS + DATAPOINT_OFFSET_S * 1000
     assert score.dimensions == {(contract.SERVICE_DIMENSION, contract.SERVICE_NAME),
                                 (contract.MODEL_VERSION_DIMENSION, MODEL.version)}
+
+    # The alarm's state change: the message, naming the feature; no second datapoint.
+    alarmed, no_metric, topic = run_check(group, now=NOW + dt.timedelta(minutes=61),
+                                          event=alarm_event)
+    assert alarmed["trigger"] == "alarm" and no_metric == []
     [published] = topic.messages
     message = json.loads(published["Message"])
     assert message["version"] == "1.0" and message["source"] == "custom"
     content = message["content"]
     assert f"model {MODEL.name} {MODEL.version}" in content["title"]
     top_bin = moved.describe_bin(len(moved.shares) - 1)
-    [top, *_] = line["moved"][moved.name]
+    [top, *_] = alarmed["moved"][moved.name]
     # The 2,000 newest nights are all in the top bin.
     assert top == {"bin": top_bin, "training_share": round(moved.shares[-1], 4),
                    "recent_share": 1.0}
-    assert (f"{moved.name}: PSI {line['largest_distance']:.2f}, "
+    assert (f"{moved.name}: PSI {alarmed['largest_distance']:.2f}, "
             f"{top['recent_share']:.0%} of nights {top_bin}, "
             f"{moved.shares[-1]:.0%} in training") in content["description"]
     assert [step.split("?")[0] for step in content["nextSteps"]] == [
         "A client release", "A new user group", "Retrain"]
     assert message["metadata"]["threadId"] == f"sleep-advisor-dev-drift-{MODEL.version}"
 
-    # An hour later the window is still drifted: the alarm holds, no second message.
-    _, again, still = run_check(group, now=NOW + dt.timedelta(hours=1))
-    assert len(again) == 1 and still.messages == []
+    # Someone invoking it to look: the line, nothing for the alarm or on-call.
+    looked, none, quiet = run_check(group, event=lambda now: {"time": now.isoformat()})
+    assert looked["trigger"] == "manual" and none == [] and quiet.messages == []
 
 
 def test_lines_of_another_model_version_or_shape_are_left_out() -> None:

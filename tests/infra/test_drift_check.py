@@ -57,10 +57,22 @@ def test_the_check_runs_the_service_image_hourly_with_least_privilege(
     assert rule["ScheduleExpression"] == "cron(5 * * * ? *)"
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [check_id, "Arn"]}
-    [permission] = [r["Properties"] for r in resources.values()
-                    if r["Type"] == "AWS::Lambda::Permission"
-                    and r["Properties"]["Principal"] == "events.amazonaws.com"]
-    assert permission["FunctionName"] == {"Fn::GetAtt": [check_id, "Arn"]}
+    # Invoked by its two rules only: the schedule and the drift alarm's state change.
+    [alarm_rule] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+                    and r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]]
+    drift_alarm = next(k for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"
+                       and r["Properties"]["AlarmName"] == "sleep-advisor-dev-input-drift")
+    assert alarm_rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+        "resources": [{"Fn::GetAtt": [drift_alarm, "Arn"]}],
+        "detail": {"state": {"value": ["ALARM"]}}}
+    assert [t["Arn"] for t in alarm_rule["Targets"]] == [{"Fn::GetAtt": [check_id, "Arn"]}]
+    permissions = [r["Properties"] for r in resources.values()
+                   if r["Type"] == "AWS::Lambda::Permission"
+                   and r["Properties"]["Principal"] == "events.amazonaws.com"]
+    assert len(permissions) == 2 and all(
+        p["FunctionName"] == {"Fn::GetAtt": [check_id, "Arn"]} and "SourceArn" in p
+        for p in permissions)
     # A failed or late run is not retried: the next hour's reads the same lines.
     [invoke_config] = [r["Properties"] for r in resources.values()
                        if r["Type"] == "AWS::Lambda::EventInvokeConfig"

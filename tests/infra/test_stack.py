@@ -42,8 +42,8 @@ def test_resource_counts_guard_against_accidental_deletion(template: Template) -
         # The pre-traffic hook, its failure reporter and the drift check (the service is a
         # SAM function).
         "AWS::Lambda::Function": 3,
-        # The rollout's state changes and the drift check's schedule.
-        "AWS::Events::Rule": 2,
+        # The rollout's state changes; the drift check's schedule, and the drift alarm's ALARM.
+        "AWS::Events::Rule": 3,
     }.items():
         template.resource_count_is(resource_type, count)
 

@@ -14,6 +14,7 @@ import json
 import pytest
 from sleep_advisor_infra.drift import DRIFT_CHECK_COMMAND
 
+from benchmarks.drift_week import scheduled_event
 from chalicelib import contract, drift_check
 from chalicelib.drift_check import HOUR_MS
 from chalicelib.proxy_event import api_gateway_event
@@ -68,7 +69,7 @@ def drift_check_output(cli_synthesis: Synthesis) -> str:
     output = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
         patch.setenv(contract.METRICS_NAMESPACE_VARIABLE, namespace)
-        line = drift_check.run_check({"time": NOW.isoformat()}, logs=group, sns=FakeTopic(),
+        line = drift_check.run_check(scheduled_event(NOW), logs=group, sns=FakeTopic(),
                                      log_group=group.name, topic_arn="arn:aws:sns:::a",
                                      stage="dev", model_dir=MODEL_DIR)
     assert line["band"] == "significant"

@@ -46,6 +46,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-IAM5[Resource::*] Transformed/Template/DriftCheckCheckRoleDefaultPolicyDCAD80FD",
     "Serverless-LambdaDLQ Transformed/Template/DriftCheckFunction784DF828",
     "Serverless-EventBusDLQ Transformed/Template/DriftCheckSchedule9B34416A",
+    "Serverless-EventBusDLQ Transformed/Template/DriftCheckAlarmExplained0EFD77DA",
     "Serverless-LambdaAsyncFailureDestination "
     "Transformed/Template/DriftCheckFunctionEventInvokeConfigA5D4462B",
 }
