@@ -417,7 +417,7 @@ def monthly_lines(settings: StackSettings, profile: Profile, measured: dict[str,
 def drift_lines(settings: StackSettings, profile: Profile, measured: dict[str, Any]) -> list[Line]:
     """The drift check's share of a month, from the simulated healthy week
     (benchmarks/drift_week.py): its runs, the lines it reads and writes, its one metric."""
-    from chalicelib.drift_check import ALARM_PERIODS, WINDOW_HOURS
+    from chalicelib.drift_check import READ_HOURS
 
     figures = measured["drift_check"]
     weeks = profile.days / 7
@@ -430,9 +430,8 @@ def drift_lines(settings: StackSettings, profile: Profile, measured: dict[str, A
     aggregate_lines = figures["aggregate_lines_per_week"] * weeks * scale
     written_gb = (aggregate_lines * figures["aggregate_line_bytes"]
                   + checks * (figures["check_line_bytes"] + platform_log_bytes())) / 1e9
-    # Each run reads the aggregate lines of the hours its windows may reach back to.
-    read_hours = WINDOW_HOURS + ALARM_PERIODS
-    read_gb = checks * aggregate_lines / (profile.days * 24) * read_hours * figures[
+    # Each run reads the aggregate lines of the hours its window may reach back to.
+    read_gb = checks * aggregate_lines / (profile.days * 24) * READ_HOURS * figures[
         "aggregate_line_bytes"] / 1e9
     datapoint_share = figures["datapoint_hours_per_week"] / (7 * 24)
     return [
@@ -445,8 +444,8 @@ def drift_lines(settings: StackSettings, profile: Profile, measured: dict[str, A
         Line("Drift check: log lines", f"{aggregate_lines:,.0f} aggregate lines of "
              f"{figures['aggregate_line_bytes']:.0f} bytes, and its own line each run",
              "log_ingestion_gb", written_gb),
-        Line("Drift check: reads (FilterLogEvents)", f"the last {read_hours} h of aggregate lines each "
-             f"run ({read_gb * 1e3:.1f} MB a month)", "logs_filter_gb", read_gb),
+        Line("Drift check: reads (FilterLogEvents)", f"the last {READ_HOURS} h of aggregate "
+             f"lines each run ({read_gb * 1e3:.1f} MB a month)", "logs_filter_gb", read_gb),
         Line("CloudWatch custom metric (DriftScore)",
              f"written only in hours at or above PSI 0.1: {datapoint_share:.0%} of the hours "
              "in the simulated healthy week (a whole drifted month: $0.30)", "custom_metric",

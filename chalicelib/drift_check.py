@@ -2,7 +2,7 @@
 
 It runs from the function's own image (another command, `chalicelib.drift_check.handler`), so
 the baseline it compares with is that of the model the stage serves. It reads the function's
-aggregate lines (chalicelib.drift.NightTally) of the last WINDOW_HOURS + 1 hours with
+aggregate lines (chalicelib.drift.NightTally) of the last READ_HOURS hours with
 CloudWatch Logs' FilterLogEvents, sums the newest of this model version up to RECENT_NIGHTS
 nights, compares them with the baseline, and always logs one JSON line with every feature's
 and the answer mix's distance (PSI) and the bins that moved most (the dashboard draws them).
@@ -47,6 +47,8 @@ LOG_GROUP_VARIABLE = contract.ENVIRONMENT_PREFIX + "FUNCTION_LOG_GROUP"
 # shift is seen as soon as enough nights show it, whatever the traffic.
 WINDOW_HOURS = 24
 RECENT_NIGHTS = 2_000
+# What each run reads: the window's reach, and an hour for lines stamped late in the last one.
+READ_HOURS = WINDOW_HOURS + 1
 # PSI's bias for n nights over b bins is about (b - 1) / n (Yurdakul 2018): 0.02 for ten bins
 # at 500 nights, far below the 0.1 band. Fewer nights than this in WINDOW_HOURS: no distance.
 MIN_NIGHTS = 500
@@ -201,7 +203,7 @@ def run_check(event: Mapping[str, Any], *, logs: Any, sns: Any, log_group: str, 
     metadata = ModelMetadata.read(model_dir)
     baseline = drift.read_baseline(model_dir, metadata)
     current = window(list(aggregate_events(
-        logs, log_group, end_ms - (WINDOW_HOURS + 1) * HOUR_MS, end_ms - 1, metadata.version)),
+        logs, log_group, end_ms - READ_HOURS * HOUR_MS, end_ms - 1, metadata.version)),
         baseline, end_ms)
     invoked_by = trigger(event)
     line = {**check_line(metadata, current), "trigger": invoked_by}

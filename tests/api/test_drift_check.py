@@ -21,6 +21,7 @@ from chalicelib.drift_check import (
     DATAPOINT_OFFSET_S,
     HOUR_MS,
     MIN_NIGHTS,
+    READ_HOURS,
     RECENT_NIGHTS,
     aggregate_filter,
 )
@@ -158,7 +159,8 @@ def test_healthy_nights_give_a_line_and_no_datapoint() -> None:
     assert len(group.calls) > 4 and any(
         "nextToken" in call for call in group.calls)
     assert {(c["startTime"], c["endTime"]) for c in group.calls} == {
-        (NOW_MS - 25 * HOUR_MS, NOW_MS - 1)}
+        (NOW_MS - READ_HOURS * HOUR_MS, NOW_MS - 1)}
+    assert READ_HOURS == 25  # the window's 24 hours, and one for late lines
     assert parse_json_pattern(group.calls[0]["filterPattern"]) == {
         "message": contract.AGGREGATE_LOG, "model_version": MODEL.version}
 
