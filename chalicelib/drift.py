@@ -211,6 +211,19 @@ class Counts:
         return cls(0, {f.name: [0] * len(f.shares) for f in baseline.features},
                    dict.fromkeys(baseline.answers, 0))
 
+    @classmethod
+    def of_nights(cls, baseline: DriftBaseline, nights: Sequence[Sequence[float]],
+                  advice_ids: Sequence[str]) -> Counts:
+        """Nights and their answers counted in the baseline's bins, as NightTally counts them."""
+        bins = {f.name: [0] * len(f.shares) for f in baseline.features}
+        for night in nights:
+            for feature, value in zip(baseline.features, night, strict=True):
+                bins[feature.name][feature.bin_of(value)] += 1
+        answers = dict.fromkeys(baseline.answers, 0)
+        for advice_id in advice_ids:
+            answers[advice_id] += 1
+        return cls(len(nights), bins, answers)
+
     def add(self, aggregate: Mapping[str, Any]) -> Counts:
         return Counts(
             self.nights + int(aggregate["nights"]),

@@ -113,15 +113,13 @@ def window(events: list[tuple[int, dict[str, Any]]], baseline: DriftBaseline,
     """The newest valid lines before `end_ms` (newest first) until RECENT_NIGHTS nights, none
     older than WINDOW_HOURS, compared with the baseline."""
     start = end_ms - WINDOW_HOURS * HOUR_MS
-    chosen, nights = [], 0
+    counts = drift.Counts.empty(baseline)
     for timestamp, aggregate in sorted(events, key=lambda event: event[0], reverse=True):
         if timestamp >= end_ms or not drift.valid_aggregate(aggregate, baseline):
             continue
-        if timestamp < start or nights >= RECENT_NIGHTS:
+        if timestamp < start or counts.nights >= RECENT_NIGHTS:
             break
-        chosen.append(aggregate)
-        nights += int(aggregate["nights"])
-    counts = drift.sum_counts(chosen, baseline)
+        counts = counts.add(aggregate)
     report = drift.compare(baseline, counts) if counts.nights >= MIN_NIGHTS else None
     return Window(end_ms, report, counts.nights)
 

@@ -77,17 +77,8 @@ def counts_from_requests(path: Path, model_dir: Path) -> tuple[Counts, int]:
         except RequestRejected as rejection:
             refused += 1
             print(f"{path}:{number}: refused as the API would ({rejection.code})", file=sys.stderr)
-    if not nights:
-        return Counts.empty(baseline), refused
-    answers = [a.advice_id for a in package.advisor.advise(nights)]
-    bins = {f.name: [0] * len(f.shares) for f in baseline.features}
-    for night in nights:
-        for feature, value in zip(baseline.features, night, strict=True):
-            bins[feature.name][feature.bin_of(value)] += 1
-    by_class = dict.fromkeys(baseline.answers, 0)
-    for advice_id in answers:
-        by_class[advice_id] += 1
-    return Counts(len(nights), bins, by_class), refused
+    answers = [a.advice_id for a in package.advisor.advise(nights)] if nights else []
+    return Counts.of_nights(baseline, nights, answers), refused
 
 
 def table(report: DriftReport) -> str:
