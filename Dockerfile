@@ -4,12 +4,15 @@
 ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12@sha256:92c88c1adc374b073b07b12bd4045497af7da68230d47c2b330423115c5850dc
 FROM ${BASE_IMAGE}
 
-COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/dataframe.lock \
+COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/scikit-learn.lock \
+     requirements/onnxruntime.lock requirements/dataframe.lock \
      requirements/lambda-platform requirements/install-runtime.sh /tmp/requirements/
 RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements
 
-# What the shipped model needs beyond that (pandas, for a model fitted on a DataFrame), read
-# from its metadata: a separate step, so a new model leaves the layer above cached.
+# The runtime that serves the shipped model, read from its metadata: ONNX Runtime when its
+# compiled graph answers exactly as scikit-learn (then the image holds no scikit-learn, SciPy,
+# joblib or pandas), else scikit-learn (and pandas for a model fitted on a DataFrame). A
+# separate step, so a new model leaves the layer above cached.
 COPY model/metadata.json /tmp/requirements/model-metadata.json
 RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements \
         /tmp/requirements/model-metadata.json \
@@ -28,7 +31,8 @@ COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/
 # (unchecked-hash: valid whatever the file times; the dependencies got theirs above).
 RUN python3 -m compileall -q --invalidation-mode unchecked-hash \
         "${LAMBDA_TASK_ROOT}/app.py" "${LAMBDA_TASK_ROOT}/chalicelib" >/dev/null
-COPY model/model.joblib model/metadata.json model/golden.json model/baseline.json \
+# The saved model package: model.joblib and, when it converted exactly, model.onnx.
+COPY model/model.* model/metadata.json model/golden.json model/baseline.json \
      ${LAMBDA_TASK_ROOT}/model/
 
 CMD ["app.app"]

@@ -24,7 +24,9 @@ MYPY := $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) --cache-d
 .PHONY: install run check-model lint test test-fast test-integration train bench bench-loop drift-simulation drift-report lock synth bootstrap deploy destroy smoke gc-images
 .DEFAULT_GOAL := run
 
-$(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt requirements/dataframe.txt requirements/dev.txt
+$(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt \
+		requirements/scikit-learn.txt requirements/onnxruntime.txt requirements/dataframe.txt \
+		requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@

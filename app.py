@@ -28,8 +28,9 @@ with observability.model_load() as loading:
         settings.model_dir,
         max_batch_instances=settings.max_batch_instances,
         max_body_bytes=settings.max_body_bytes,
+        runtime=settings.runtime,
     )
-    loading.loaded(package.advisor.metadata.version)
+    loading.loaded(package.advisor.metadata.version, package.advisor.runtime)
 advisor, request_schema = package.advisor, package.request_schema
 model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
 model_card_body = package.model_card().model_dump(mode="json")

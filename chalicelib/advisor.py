@@ -1,6 +1,7 @@
-"""The sleep-advice model asked for advice: rows built as the estimator was fitted on them.
+"""The sleep-advice model asked for advice, through whichever runtime serves it.
 
-Loading (hash, version, unpickling) is chalicelib.model_package's.
+The scikit-learn predictor builds rows as the estimator was fitted on them; the compiled one is
+chalicelib.compiled's. Loading (hashes, versions, unpickling) is chalicelib.model_package's.
 """
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from chalicelib.metadata import ModelLoadError, ModelMetadata
+from chalicelib.metadata import SCIKIT_LEARN, ModelLoadError, ModelMetadata, Runtime
 
 
 def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
@@ -67,6 +68,39 @@ def _row_builder(metadata: ModelMetadata, *, dataframe: bool) -> Rows:
     return lambda nights: pd.DataFrame(list(nights), columns=names).astype(dtypes)
 
 
+class Predictor(Protocol):
+    """What computes the probabilities: scikit-learn's estimator or the compiled graph."""
+
+    runtime: Runtime
+    # The order of the probability columns.
+    classes: tuple[str, ...]
+
+    def predict_proba(self, nights: Sequence[Sequence[float]]) -> np.ndarray:
+        """One row of class probabilities per night (feature values in the metadata's order)."""
+        ...
+
+
+class ScikitLearnPredictor:
+    """The unpickled estimator, given rows as it was fitted on them."""
+
+    runtime: Runtime = SCIKIT_LEARN
+
+    def __init__(self, estimator: object, metadata: ModelMetadata, source: Path) -> None:
+        problem = serving_problem(estimator, metadata)
+        if problem is not None:
+            raise ModelLoadError(f"{source}: {problem}")
+        self.estimator = estimator
+        self.classes = tuple(str(c) for c in getattr(estimator, "classes_", []))
+        # Fitted on a DataFrame: it recorded its column names and may select columns by name.
+        self.takes_dataframe = metadata.input == "dataframe"
+        self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
+
+    def predict_proba(self, nights: Sequence[Sequence[float]]) -> np.ndarray:
+        probabilities: np.ndarray = self.estimator.predict_proba(  # type: ignore[attr-defined]
+            self._rows(nights))
+        return probabilities
+
+
 @dataclass(frozen=True)
 class Advice:
     advice_id: str
@@ -76,34 +110,33 @@ class Advice:
 
 
 class SleepAdvisor:
-    """A verified scikit-learn classifier and the metadata that describes it."""
+    """A verified model, whichever runtime computes it, and the metadata that describes it."""
 
-    def __init__(self, metadata: ModelMetadata, estimator: object, source: Path) -> None:
+    def __init__(self, metadata: ModelMetadata, predictor: Predictor) -> None:
         self.metadata = metadata
-        self._estimator = estimator
-        problem = serving_problem(estimator, metadata)
-        if problem is not None:
-            raise ModelLoadError(f"{source}: {problem}")
-        self._estimator_classes = [str(c) for c in getattr(estimator, "classes_", [])]
+        self.predictor = predictor
+        self._classes = list(predictor.classes)
+        if sorted(self._classes) != sorted(metadata.class_ids):
+            raise ModelLoadError(f"the {predictor.runtime} model answers for the classes "
+                                 f"{self._classes}, the metadata declares "
+                                 f"{list(metadata.class_ids)}")
         self._advice_text = {c.id: c.advice for c in metadata.classes}
-        # Fitted on a DataFrame: it recorded its column names and may select columns by name.
-        self.takes_dataframe = metadata.input == "dataframe"
-        self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
 
     @property
-    def estimator(self) -> object:
-        """The fitted scikit-learn estimator (the benchmarks time it alone)."""
-        return self._estimator
+    def runtime(self) -> Runtime:
+        return self.predictor.runtime
 
     def advise(self, nights: Sequence[Sequence[float]]) -> list[Advice]:
         """Advice for each row of feature values, given in the metadata's feature order."""
-        probabilities = self._estimator.predict_proba(self._rows(nights))  # type: ignore[attr-defined]
+        probabilities = self.predictor.predict_proba(nights)
+        # The first of equal probabilities wins, in the estimator's class order, as
+        # scikit-learn's predict does; both runtimes share this one argmax.
         best = probabilities.argmax(axis=1)
         class_order = self.metadata.class_ids
         results = []
         for row, best_index in zip(probabilities, best, strict=True):
-            by_class = dict(zip(self._estimator_classes, row.tolist(), strict=True))
-            advice_id = self._estimator_classes[best_index]
+            by_class = dict(zip(self._classes, row.tolist(), strict=True))
+            advice_id = self._classes[best_index]
             results.append(
                 Advice(
                     advice_id=advice_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,6 +25,9 @@ class Settings(BaseModel):
     # Sleep features are health data: they reach the logs only when this is set, and then
     # only at DEBUG level, i.e. for the share of invocations POWERTOOLS_LOGGER_SAMPLE_RATE picks.
     log_features: bool = False
+    # Which runtime serves: "model", the one save_model chose (the only one the image holds),
+    # or "scikit-learn" to serve the pickled estimator locally.
+    runtime: Literal["model", "onnxruntime", "scikit-learn"] = "model"
 
     @field_validator("model_dir")
     @classmethod

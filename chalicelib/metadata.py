@@ -16,9 +16,23 @@ METADATA_FILENAME = "metadata.json"
 ARTIFACT_FILENAME = "model.joblib"
 GOLDEN_FILENAME = "golden.json"
 BASELINE_FILENAME = "baseline.json"
+COMPILED_FILENAME = "model.onnx"
 # The files of a model directory, all written by save_model (the metadata last: it holds the
-# others' hashes).
+# others' hashes). The compiled artifact exists only when the model converted exactly.
 PACKAGE_FILES = (ARTIFACT_FILENAME, GOLDEN_FILENAME, BASELINE_FILENAME, METADATA_FILENAME)
+OPTIONAL_PACKAGE_FILES = (COMPILED_FILENAME,)
+
+
+def package_files(model_dir: Path) -> tuple[str, ...]:
+    """The names of the package files `model_dir` holds: every required one, and the compiled
+    graph when it was saved."""
+    return PACKAGE_FILES + tuple(name for name in OPTIONAL_PACKAGE_FILES
+                                 if (model_dir / name).is_file())
+
+# What can serve a model: the compiled graph through ONNX Runtime, or the pickled estimator.
+SCIKIT_LEARN = "scikit-learn"
+ONNX_RUNTIME = "onnxruntime"
+Runtime = Literal["onnxruntime", "scikit-learn"]
 
 # A feature name becomes a JSON field and a pydantic field name.
 _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -83,6 +97,38 @@ class BaselineReference(FrozenModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class CompiledArtifact(FrozenModel):
+    """The estimator converted to ONNX, accepted because it answered as scikit-learn did."""
+
+    file: str = COMPILED_FILENAME
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    runtime_version: str = Field(description="The ONNX Runtime release it was checked with.")
+    converter: str = Field(description="The converter and its version, e.g. skl2onnx 1.20.0.")
+    # The graph's floating-point inputs: float64 where the runtime's kernels take it, else
+    # float32 (ONNX Runtime's tree ensembles), whose answers were still within the tolerance.
+    precision: Literal["float64", "float32"]
+    # The order of the graph's probability columns: the estimator's classes_.
+    class_order: tuple[str, ...] = Field(min_length=2)
+
+
+class Serving(FrozenModel):
+    """Which runtime serves the model and why, decided by save_model."""
+
+    runtime: Runtime
+    compiled: CompiledArtifact | None = None
+    # The requests the conversion was compared on, and the largest probability difference
+    # found (None when it did not convert at all).
+    compared_requests: int = Field(ge=0)
+    largest_difference: float | None = None
+    reason: str
+
+    @model_validator(mode="after")
+    def _compiled_when_onnx(self) -> Serving:
+        if (self.runtime == ONNX_RUNTIME) != (self.compiled is not None):
+            raise ValueError("a compiled artifact is recorded exactly when onnxruntime serves")
+        return self
+
+
 class Monitoring(FrozenModel):
     """Model-specific alarm settings; anything left out gets a default from the classes."""
 
@@ -110,6 +156,7 @@ class ModelMetadata(FrozenModel):
     metrics: EvaluationMetrics
     golden: GoldenReference
     baseline: BaselineReference
+    serving: Serving
     monitoring: Monitoring = Monitoring()
     training: dict[str, str | int | float]
 
@@ -166,19 +213,30 @@ def default_low_probability(class_count: int) -> float:
 LOW_PROBABILITY_SHARE = 0.3
 
 
+def read_verified_bytes(path: Path, sha256: str, what: str) -> bytes:
+    """A file of a model package (`what`: "pickled model", "golden answers"), read once and
+    returned only if its hash is the one the metadata recorded; ModelLoadError naming the fix
+    if it is missing or altered."""
+    try:
+        content = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise ModelLoadError(f"{path}: the {what} file is missing; save the model with "
+                             "chalicelib.saving.save_model to record it") from None
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != sha256:
+        raise ModelLoadError(f"{path}: sha256 {actual} does not match {sha256} in the metadata; "
+                             f"the {what} file is truncated, corrupted or was changed after "
+                             "training")
+    return content
+
+
 def read_hashed[M: BaseModel](path: Path, sha256: str, model: type[M], what: str) -> M:
     """A file of a model package (`what`: "golden answers", "drift baseline"), parsed as `model`
     once its hash is the one the metadata recorded; ModelLoadError if missing, altered or
     malformed, naming the fix."""
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: the {what} file is missing; save the model with "
-                             "chalicelib.saving.save_model to record it")
-    actual = sha256_of(path)
-    if actual != sha256:
-        raise ModelLoadError(f"{path}: sha256 {actual} does not match {sha256} in the metadata; "
-                             f"the {what} file was changed after training")
+    content = read_verified_bytes(path, sha256, what)
     try:
-        return model.model_validate_json(path.read_bytes())
+        return model.model_validate_json(content)
     except ValidationError as error:
         raise ModelLoadError(f"{path}: the {what} file is invalid: {error}") from None
 

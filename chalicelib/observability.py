@@ -103,18 +103,18 @@ class _ModelLoad:
     started_s = ended_s = 0.0
     untraced = False
 
-    def loaded(self, version: str) -> None:
-        """The model of `version` is loaded and answers its golden questions."""
+    def loaded(self, version: str, runtime: str) -> None:
+        """The model of `version` is loaded in `runtime` and answers its golden questions."""
         cls = type(self)
         cls.version, cls.ended_s, cls.untraced = version, time.time(), True
         label_with_model_version(version)
-        _log_model_load((cls.ended_s - cls.started_s) * 1000)
+        _log_model_load((cls.ended_s - cls.started_s) * 1000, runtime)
 
 
 @contextmanager
 def model_load() -> Iterator[_ModelLoad]:
     """Around the model load at initialisation: one clear log line if it fails, its time if
-    not (call `loaded(version)` once it has loaded).
+    not (call `loaded(version, runtime)` once it has loaded).
 
     The time includes asking the golden questions: it is what the model costs a cold start.
     """
@@ -134,9 +134,11 @@ def label_with_model_version(version: str) -> None:
 
 
 @best_effort
-def _log_model_load(load_ms: float) -> None:
-    # Written during init, once per container: the dashboard's model load time.
-    logger.info(contract.MODEL_LOADED_LOG, extra={"model_load_ms": round(load_ms, 1)})
+def _log_model_load(load_ms: float, runtime: str) -> None:
+    # Written during init, once per container: the dashboard's model load time, and which
+    # runtime answers (the one the image holds).
+    logger.info(contract.MODEL_LOADED_LOG,
+                extra={"model_load_ms": round(load_ms, 1), "runtime": runtime})
 
 
 @best_effort

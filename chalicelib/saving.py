@@ -26,15 +26,19 @@ import numpy as np
 import sklearn
 from sklearn.metrics import accuracy_score, f1_score
 
-from chalicelib import drift, golden
-from chalicelib.advisor import SleepAdvisor, serving_problem
+from chalicelib import compiling, drift, golden
+from chalicelib.advisor import ScikitLearnPredictor, SleepAdvisor, serving_problem
 from chalicelib.golden import GoldenAnswers, GoldenExample
 from chalicelib.metadata import (
     ARTIFACT_FILENAME,
     BASELINE_FILENAME,
+    COMPILED_FILENAME,
     GOLDEN_FILENAME,
     METADATA_FILENAME,
+    ONNX_RUNTIME,
+    OPTIONAL_PACKAGE_FILES,
     PACKAGE_FILES,
+    SCIKIT_LEARN,
     AdviceClass,
     BaselineReference,
     EvaluationMetrics,
@@ -43,9 +47,11 @@ from chalicelib.metadata import (
     ModelLoadError,
     ModelMetadata,
     Monitoring,
+    Serving,
     sha256_of,
 )
 from chalicelib.model_package import ModelPackage, load_model_package, unpickle
+from chalicelib.config import get_settings
 from chalicelib.schemas import RequestSchema
 
 # Golden examples per class, drawn from held-out rows of that class: enough to exercise every
@@ -95,6 +101,7 @@ def save_model(
                                   train_rows=max(train_rows, 1)),
         golden=GoldenReference(sha256="0" * 64, examples=1),
         baseline=BaselineReference(sha256="0" * 64),
+        serving=Serving(runtime=SCIKIT_LEARN, compared_requests=0, reason="not compiled yet"),
         monitoring=monitoring or Monitoring(), training=training,
     )
     problem = serving_problem(estimator, draft)
@@ -113,8 +120,9 @@ def save_model(
             "artifact_sha256": sha256_of(staging / ARTIFACT_FILENAME)})
         # The golden answers and the scores come from the artifact as the service loads it,
         # asked as the service asks: what is recorded is what a request would be answered.
-        advisor = SleepAdvisor(unverified, unpickle(staging, unverified),
-                               staging / ARTIFACT_FILENAME)
+        reference = ScikitLearnPredictor(unpickle(staging, unverified), unverified,
+                                         staging / ARTIFACT_FILENAME)
+        advisor = SleepAdvisor(unverified, reference)
         answers = _golden_answers(advisor, rows, labels)
         names = draft.feature_names
         predicted = [a.advice_id for a in advisor.advise([[r[n] for n in names] for r in rows])]
@@ -128,24 +136,39 @@ def save_model(
         baseline = drift.drift_baseline(draft, training_matrix.tolist(), predicted)
         (staging / BASELINE_FILENAME).write_text(baseline.model_dump_json(indent=2) + "\n",
                                                  encoding="utf-8")
+        # The compiled graph serves only if it answers these and 10,000 sampled requests as
+        # the estimator does (chalicelib.compiling).
+        checked = [example.request["features"] for example in answers.examples] + rows
+        serving, graph = compiling.choose_runtime(
+            reference, draft, compiling.checked_rows(checked, draft), golden.TOLERANCE)
+        if graph is not None:
+            (staging / COMPILED_FILENAME).write_bytes(graph)
         metadata = unverified.model_copy(update={
+            "serving": serving,
             "metrics": metrics,
             "golden": GoldenReference(sha256=sha256_of(staging / GOLDEN_FILENAME),
                                       examples=len(answers.examples)),
             "baseline": BaselineReference(sha256=sha256_of(staging / BASELINE_FILENAME)),
         })
         _write_metadata(staging, metadata)
-        try:
-            load_model_package(staging)
-        except ModelLoadError as error:
-            raise ModelRejected(f"the saved model does not load as the service loads it: "
-                                f"{error}") from None
+        # Loaded as the function will (its runtime), and by scikit-learn too when compiled: the
+        # path a data scientist can still ask for locally must give the golden answers as well.
+        runtimes = (ONNX_RUNTIME, SCIKIT_LEARN) if graph is not None else (SCIKIT_LEARN,)
+        for runtime in runtimes:
+            try:
+                load_model_package(staging, runtime=runtime)
+            except ModelLoadError as error:
+                raise ModelRejected(f"the saved model does not load as the service loads it "
+                                    f"({runtime}): {error}") from None
         conflict = committed_version_conflict(output_dir, metadata)
         if conflict is not None:
             raise ModelRejected(conflict)
         output_dir.mkdir(parents=True, exist_ok=True)
-        for file_name in PACKAGE_FILES:
-            shutil.copyfile(staging / file_name, output_dir / file_name)
+        for file_name in PACKAGE_FILES + OPTIONAL_PACKAGE_FILES:
+            if (staging / file_name).exists():
+                shutil.copyfile(staging / file_name, output_dir / file_name)
+            else:  # a compiled graph of an earlier model must not ship beside this one
+                (output_dir / file_name).unlink(missing_ok=True)
     return metadata
 
 
@@ -234,7 +257,7 @@ def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int]],
             except Exception as error:  # whatever the estimator raises, it cannot serve
                 raise ModelRejected(
                     f"the model failed to answer held-out row {index} as the service asks it "
-                    f"({'a DataFrame' if advisor.takes_dataframe else 'a float64 array'} with "
+                    f"({'a DataFrame' if advisor.metadata.input == 'dataframe' else 'a float64 array'} with "
                     f"the metadata's features in order): {error!r}") from None
             top, runner_up = sorted(answer.probabilities.values(), reverse=True)[:2]
             if top - runner_up < GOLDEN_MIN_MARGIN:
@@ -260,7 +283,9 @@ def describe(package: ModelPackage) -> str:
     lines = [
         f"{metadata.name} {metadata.version}: {metadata.description}",
         f"  {metadata.estimator}, scikit-learn {metadata.sklearn_version}, "
-        f"input as {'a DataFrame' if package.advisor.takes_dataframe else 'an array'}",
+        f"input as {'a DataFrame' if metadata.input == 'dataframe' else 'an array'}",
+        f"  served by {served_by(metadata)}; checked here with {package.advisor.runtime}",
+        f"    because {metadata.serving.reason}",
         f"  held-out accuracy {metadata.metrics.accuracy}, macro F1 {metadata.metrics.macro_f1} "
         f"({metadata.metrics.test_rows} rows)",
         f"  golden answers: {len(package.golden.examples)} examples, all answered within "
@@ -285,14 +310,26 @@ def describe(package: ModelPackage) -> str:
     return "\n".join(lines)
 
 
+def served_by(metadata: ModelMetadata) -> str:
+    compiled = metadata.serving.compiled
+    if compiled is None:
+        return "scikit-learn (the image holds no ONNX Runtime)"
+    return (f"ONNX Runtime {compiled.runtime_version} ({compiled.file}, {compiled.precision}, "
+            f"converted by {compiled.converter}; the image holds no scikit-learn)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check a model directory as the service would.")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="verify, load and run the golden answers")
     check.add_argument("model_dir", type=Path)
+    check.add_argument("--runtime", choices=("model", ONNX_RUNTIME, SCIKIT_LEARN),
+                       default=get_settings().runtime,
+                       help="the runtime to check with (default: the one the model names, as "
+                            "the image; or SLEEP_ADVISOR_RUNTIME)")
     args = parser.parse_args(argv)
     try:
-        package = load_model_package(args.model_dir)
+        package = load_model_package(args.model_dir, runtime=args.runtime)
     except ModelLoadError as error:
         print(f"model check failed: {error}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalicelib.metadata import PACKAGE_FILES
+from chalicelib.metadata import OPTIONAL_PACKAGE_FILES, package_files
 from harness import REPO_ROOT
 from harness.lambda_runtime import ImageLayout
 
@@ -143,7 +143,16 @@ class ImageBuild:
             raise ValueError(f"the image emulation does not model {keyword}")
 
     def _copy(self, words: list[str], context: Path) -> None:
-        *sources, destination = words
+        *patterns, destination = words
+        sources: list[str] = []
+        for pattern in patterns:  # Docker expands wildcards (Go's filepath.Match) in sources
+            if not any(character in pattern for character in "*?["):
+                sources.append(pattern)
+                continue
+            matched = sorted(p.relative_to(context).as_posix() for p in context.glob(pattern))
+            if not matched:
+                raise ValueError(f"COPY {pattern}: no source files were specified")
+            sources += matched
         for source in sources:
             origin = context / source
             target = self.host_path(destination)
@@ -245,7 +254,9 @@ def context_with_model(destination: Path, model_dir: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
-    for saved in PACKAGE_FILES:
+    for stale in OPTIONAL_PACKAGE_FILES:  # the bundled model's graph, if the new one has none
+        (destination / "model" / stale).unlink(missing_ok=True)
+    for saved in package_files(model_dir):
         shutil.copy2(model_dir / saved, destination / "model" / saved)
     return destination
 

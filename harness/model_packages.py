@@ -12,9 +12,11 @@ from chalicelib.golden import first_difference, read_golden
 from chalicelib.metadata import ModelMetadata
 
 # What a rebuild on another CPU or Python patch release may change without changing the model:
-# the pickle's bytes, the interpreter it was saved under, golden.json's bytes.
-_MACHINE_SPECIFIC: Mapping[str, bool | set[str]] = {
-    "artifact_sha256": True, "python_version": True, "golden": {"sha256"}}
+# the pickle's and the compiled graph's bytes, the interpreter it was saved under, golden.json's
+# bytes, and the largest difference between the two runtimes' answers (compared below).
+_MACHINE_SPECIFIC: Mapping[str, bool | Mapping[str, bool | set[str]]] = {
+    "artifact_sha256": True, "python_version": True, "golden": {"sha256"},
+    "serving": {"compiled": {"sha256"}, "largest_difference": True}}
 
 
 def package_differences(retrained_dir: Path, committed_dir: Path) -> list[str]:
@@ -26,6 +28,12 @@ def package_differences(retrained_dir: Path, committed_dir: Path) -> list[str]:
     found += [f"metadata {key}: {ours.get(key)!r}, committed {theirs.get(key)!r}"
               for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)]
     new, old = read_golden(retrained_dir, retrained), read_golden(committed_dir, committed)
+    ours_largest = retrained.serving.largest_difference
+    theirs_largest = committed.serving.largest_difference
+    if (ours_largest is None) != (theirs_largest is None) or (
+            ours_largest is not None and theirs_largest is not None
+            and abs(ours_largest - theirs_largest) > new.tolerance):
+        found.append(f"serving largest_difference: {ours_largest!r}, committed {theirs_largest!r}")
     for number, (a, b) in enumerate(zip(new.examples, old.examples, strict=True), start=1):
         where = f"golden example {number}"
         if a.label != b.label or a.request.keys() != b.request.keys():

@@ -3,12 +3,15 @@
 # platform (requirements/lambda-platform). The image build and the test suite run this script.
 #   usage: install-runtime.sh TARGET [REQUIREMENTS_DIR]
 #          install-runtime.sh TARGET REQUIREMENTS_DIR MODEL_METADATA
-# The second form installs only what the shipped model needs beyond the runtime: pandas for a
-# model fitted on a DataFrame. It is a separate image step so that a new model does not
-# invalidate the cached layer of the runtime install.
+# The second form installs only what the shipped model needs beyond the runtime, as its metadata
+# says: ONNX Runtime for a model whose compiled graph serves it; otherwise scikit-learn, and
+# pandas too for a model fitted on a DataFrame. It is a separate image step so that a new model
+# does not invalidate the cached layer of the runtime install.
 set -eu
 target="$1"
-added="$target"  # what this run installs: bytecode is written for it alone
+# What the task root held before this run: bytecode is written for what it adds alone, so a
+# later image step leaves an earlier step's files (and its cached layer) untouched.
+installed_before=$(ls -1 "$target" 2>/dev/null || true)
 requirements="${2:-$(dirname "$0")}"
 model_metadata="${3:-}"
 
@@ -26,17 +29,20 @@ if [ -z "$model_metadata" ]; then
     pip_install --require-hashes -r "$requirements/runtime.lock"
     pip_install --require-hashes --no-deps -r "$requirements/runtime-no-deps.lock"
 else
-    added=""
-    model_input=$("${PYTHON:-python3}" -c '
+    model_needs=$("${PYTHON:-python3}" -c '
 import json, sys
-print(json.load(open(sys.argv[1], encoding="utf-8"))["input"])
+metadata = json.load(open(sys.argv[1], encoding="utf-8"))
+print(metadata["serving"]["runtime"], metadata["input"])
 ' "$model_metadata")
-    case "$model_input" in
-        array) ;;
+    case "$model_needs" in
+        # The compiled graph takes arrays whatever the model was fitted on: no pandas.
+        "onnxruntime "*) pip_install --require-hashes --no-deps -r "$requirements/onnxruntime.lock" ;;
+        "scikit-learn array") pip_install --require-hashes -r "$requirements/scikit-learn.lock" ;;
         # pandas' own dependencies are in runtime.lock, already installed.
-        dataframe) pip_install --require-hashes --no-deps -r "$requirements/dataframe.lock"
-                   added="$target/pandas" ;;
-        *) echo "install-runtime.sh: unknown model input '$model_input'" >&2; exit 2 ;;
+        "scikit-learn dataframe")
+            pip_install --require-hashes -r "$requirements/scikit-learn.lock"
+            pip_install --require-hashes --no-deps -r "$requirements/dataframe.lock" ;;
+        *) echo "install-runtime.sh: unknown model runtime and input '$model_needs'" >&2; exit 2 ;;
     esac
 fi
 
@@ -54,7 +60,20 @@ for folder in sorted(pathlib.Path(sys.argv[1]).rglob("tests"), reverse=True):
 # valid bytecode is compiled again at every cold start. pip writes timestamp-checked .pyc files,
 # which stop matching when a build rewrites file times (reproducible builds do); unchecked-hash
 # ones are valid whatever the times, and nothing in an image changes after the build.
-if [ -d "$added" ]; then
-    "${PYTHON:-python3}" -m compileall -q -f -j 0 --invalidation-mode unchecked-hash "$added" \
-        >/dev/null
-fi
+"${PYTHON:-python3}" -c '
+import compileall, pathlib, py_compile, sys
+target, before = pathlib.Path(sys.argv[1]), set(sys.argv[2].split())
+for entry in sorted(target.iterdir()):
+    if entry.name in before or entry.name == "bin":
+        continue
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    if entry.is_dir():
+        compiled = compileall.compile_dir(entry, quiet=1, force=True, workers=0,
+                                          invalidation_mode=mode)
+    elif entry.suffix == ".py":
+        compiled = compileall.compile_file(entry, quiet=1, force=True, invalidation_mode=mode)
+    else:
+        continue
+    if not compiled:
+        sys.exit(f"install-runtime.sh: {entry} does not compile")
+' "$target" "$installed_before"

@@ -1,4 +1,5 @@
-"""Write runtime.lock and runtime-no-deps.lock: the image's pins with the sha256 of each wheel.
+"""Write the image's lock files (runtime, runtime-no-deps, scikit-learn, onnxruntime, dataframe):
+its pins with the sha256 of each wheel.
 
     python requirements/lock.py        (or `make lock`, after changing a pin)
 
@@ -21,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 PLATFORM_FLAGS = [line for line in (HERE / "lambda-platform").read_text().splitlines()
                   if line and not line.startswith("#")]
 LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock",
+         "scikit-learn.txt": "scikit-learn.lock", "onnxruntime.txt": "onnxruntime.lock",
          "dataframe.txt": "dataframe.lock"}
 
 

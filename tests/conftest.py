@@ -20,7 +20,7 @@ import pytest
 from chalice.test import Client
 from hypothesis import settings
 
-from chalicelib.metadata import PACKAGE_FILES
+from chalicelib.metadata import package_files
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.container_image import ImageBuild, build_image, image_layout_of
@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def model_copy(tmp_path: Path) -> Path:
     """A writable copy of the bundled model directory, for breaking on purpose."""
-    for name in PACKAGE_FILES:
+    for name in package_files(MODEL_DIR):
         shutil.copy(MODEL_DIR / name, tmp_path / name)
     return tmp_path
 

@@ -18,8 +18,8 @@ from chalicelib.metadata import (
     BASELINE_FILENAME,
     GOLDEN_FILENAME,
     METADATA_FILENAME,
-    PACKAGE_FILES,
     ModelMetadata,
+    package_files,
 )
 from harness.cdk import Synthesis, in_process_synth
 from harness.samples import MODEL, MODEL_DIR
@@ -115,7 +115,7 @@ def test_synthesis_refuses_another_artifact_under_the_committed_version(tmp_path
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    for name in PACKAGE_FILES:
+    for name in package_files(SECOND_MODEL_DIR):
         shutil.copy(SECOND_MODEL_DIR / name, model_dir / name)
     git("init", "-q")
     git("add", "-A")
@@ -123,8 +123,9 @@ def test_synthesis_refuses_another_artifact_under_the_committed_version(tmp_path
     # The sleep model saved over it under the committed version: another artifact, same name.
     metadata = json.loads((BUNDLED_MODEL_DIR / METADATA_FILENAME).read_text())
     metadata["version"] = ModelMetadata.read(SECOND_MODEL_DIR).version
-    for name in (ARTIFACT_FILENAME, GOLDEN_FILENAME, BASELINE_FILENAME):
-        shutil.copy(BUNDLED_MODEL_DIR / name, model_dir / name)
+    for name in package_files(BUNDLED_MODEL_DIR):
+        if name != METADATA_FILENAME:
+            shutil.copy(BUNDLED_MODEL_DIR / name, model_dir / name)
     (model_dir / METADATA_FILENAME).write_text(json.dumps(metadata))
 
     with pytest.raises(SystemExit, match=r"another artifact .* under version"):

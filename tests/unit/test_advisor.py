@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from unittest import mock
 
 import pytest
 
-from chalicelib import contract, model_package
-from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME
+from chalicelib import contract
+from chalicelib.metadata import (
+    ARTIFACT_FILENAME,
+    COMPILED_FILENAME,
+    METADATA_FILENAME,
+    ONNX_RUNTIME,
+    SCIKIT_LEARN,
+    Runtime,
+    sha256_of,
+)
 from chalicelib.model_package import ModelLoadError, load_model_package
 from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE
+from tests.conftest import SECOND_MODEL_DIR
 
 
 def edit_metadata(model_dir: Path, **changes: object) -> None:
@@ -21,21 +31,41 @@ def edit_metadata(model_dir: Path, **changes: object) -> None:
     path.write_text(json.dumps(metadata))
 
 
-def test_bundled_model_loads_and_answers_in_metadata_class_order() -> None:
-    advisor = load_model_package(MODEL_DIR).advisor
+# Each runtime's artifact, checked as the function checks it before loading.
+ARTIFACTS = [pytest.param(SCIKIT_LEARN, ARTIFACT_FILENAME, id="pickled"),
+             pytest.param(ONNX_RUNTIME, COMPILED_FILENAME, id="compiled")]
+
+
+def rehash_compiled(model_dir: Path) -> None:
+    path = model_dir / METADATA_FILENAME
+    metadata = json.loads(path.read_text())
+    metadata["serving"]["compiled"]["sha256"] = sha256_of(model_dir / COMPILED_FILENAME)
+    path.write_text(json.dumps(metadata))
+
+
+@pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
+def test_bundled_model_loads_and_answers_in_metadata_class_order(runtime: Runtime) -> None:
+    advisor = load_model_package(MODEL_DIR, runtime=runtime).advisor
 
     [advice] = advisor.advise([[SAMPLE_INSTANCE[name] for name in MODEL.feature_names]])
 
+    assert advisor.runtime == runtime
     assert advice.advice_id == SAMPLE_ADVICE
     assert list(advice.probabilities) == list(advisor.metadata.class_ids)
     assert advice.probability == max(advice.probabilities.values())
 
 
-def test_missing_artifact_refuses_to_load(model_copy: Path) -> None:
-    (model_copy / ARTIFACT_FILENAME).unlink()
+def test_the_runtime_the_metadata_names_serves_by_default() -> None:
+    assert load_model_package(MODEL_DIR).advisor.runtime == MODEL.serving.runtime
 
-    with pytest.raises(ModelLoadError, match=f"{ARTIFACT_FILENAME}: model artifact is missing"):
-        load_model_package(model_copy)
+
+@pytest.mark.parametrize(("runtime", "artifact"), ARTIFACTS)
+def test_missing_artifact_refuses_to_load(model_copy: Path, runtime: Runtime,
+                                          artifact: str) -> None:
+    (model_copy / artifact).unlink()
+
+    with pytest.raises(ModelLoadError, match=f"{artifact}: the .* file is missing"):
+        load_model_package(model_copy, runtime=runtime)
 
 
 def test_missing_metadata_refuses_to_load(model_copy: Path) -> None:
@@ -45,30 +75,61 @@ def test_missing_metadata_refuses_to_load(model_copy: Path) -> None:
         load_model_package(model_copy)
 
 
-def test_truncated_artifact_refuses_to_load(model_copy: Path) -> None:
-    artifact = model_copy / ARTIFACT_FILENAME
-    content = artifact.read_bytes()
-    artifact.write_bytes(content[: len(content) // 2])
+@pytest.mark.parametrize(("runtime", "artifact"), ARTIFACTS)
+def test_truncated_artifact_refuses_to_load(model_copy: Path, runtime: Runtime,
+                                            artifact: str) -> None:
+    path = model_copy / artifact
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
 
-    with pytest.raises(ModelLoadError, match=r"sha256 .* does not match .* truncated"):
-        load_model_package(model_copy)
+    with pytest.raises(ModelLoadError, match=rf"{artifact}: sha256 .* does not match .* truncated"):
+        load_model_package(model_copy, runtime=runtime)
 
 
-def test_tampered_artifact_refuses_to_load(model_copy: Path) -> None:
-    artifact = model_copy / ARTIFACT_FILENAME
-    content = bytearray(artifact.read_bytes())
+@pytest.mark.parametrize(("runtime", "artifact"), ARTIFACTS)
+def test_tampered_artifact_refuses_to_load(model_copy: Path, runtime: Runtime,
+                                           artifact: str) -> None:
+    path = model_copy / artifact
+    content = bytearray(path.read_bytes())
     content[len(content) // 2] ^= 0xFF
-    artifact.write_bytes(bytes(content))
+    path.write_bytes(bytes(content))
 
-    with pytest.raises(ModelLoadError, match=f"{ARTIFACT_FILENAME}: sha256"):
-        load_model_package(model_copy)
+    with pytest.raises(ModelLoadError, match=f"{artifact}: sha256"):
+        load_model_package(model_copy, runtime=runtime)
+
+
+def test_a_compiled_graph_that_does_not_load_refuses_to_start(model_copy: Path) -> None:
+    (model_copy / COMPILED_FILENAME).write_bytes(b"not an ONNX graph")
+    rehash_compiled(model_copy)
+
+    with pytest.raises(ModelLoadError, match="ONNX Runtime cannot load the compiled model"):
+        load_model_package(model_copy, runtime=ONNX_RUNTIME)
+
+
+def test_a_compiled_graph_of_another_model_refuses_to_start(model_copy: Path) -> None:
+    # Hash and graph valid, but another model's: the golden answers catch it.
+    other = contract.BUNDLED_MODEL_DIR if MODEL_DIR == SECOND_MODEL_DIR else SECOND_MODEL_DIR
+    shutil.copy(other / COMPILED_FILENAME, model_copy / COMPILED_FILENAME)
+    rehash_compiled(model_copy)
+
+    with pytest.raises(ModelLoadError):
+        load_model_package(model_copy, runtime=ONNX_RUNTIME)
+
+
+def test_a_model_without_a_compiled_graph_cannot_be_asked_for_one(model_copy: Path) -> None:
+    edit_metadata(model_copy, serving={"runtime": SCIKIT_LEARN, "compared_requests": 0,
+                                       "reason": "no ONNX conversion answered exactly"})
+
+    assert load_model_package(model_copy).advisor.runtime == SCIKIT_LEARN
+    with pytest.raises(ModelLoadError, match="has no compiled artifact .* served by scikit-learn"):
+        load_model_package(model_copy, runtime=ONNX_RUNTIME)
 
 
 def test_other_scikit_learn_version_refuses_to_load(model_copy: Path) -> None:
     edit_metadata(model_copy, sklearn_version="0.24.2")
 
     with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 0\.24\.2 but"):
-        load_model_package(model_copy)
+        load_model_package(model_copy, runtime=SCIKIT_LEARN)
 
 
 def test_invalid_metadata_refuses_to_load(model_copy: Path) -> None:
@@ -78,13 +139,14 @@ def test_invalid_metadata_refuses_to_load(model_copy: Path) -> None:
         load_model_package(model_copy)
 
 
-def test_metadata_classes_must_match_the_estimator(model_copy: Path) -> None:
+@pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
+def test_metadata_classes_must_match_the_model(model_copy: Path, runtime: Runtime) -> None:
     metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
     metadata["classes"][0]["id"] = "renamed_class"
     (model_copy / METADATA_FILENAME).write_text(json.dumps(metadata))
 
-    with pytest.raises(ModelLoadError, match=r"estimator classes .* do not match"):
-        load_model_package(model_copy)
+    with pytest.raises(ModelLoadError, match=r"classes .* do not match|answers for the classes"):
+        load_model_package(model_copy, runtime=runtime)
 
 
 def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
@@ -96,18 +158,16 @@ def test_metadata_features_must_match_the_estimator(model_copy: Path) -> None:
     with pytest.raises(ModelLoadError, match=(
             rf"estimator expects {features} features, the metadata describes {features - 1}"
             r"|fitted on the columns")):
-        load_model_package(model_copy)
+        load_model_package(model_copy, runtime=SCIKIT_LEARN)
 
 
 def test_unpicklable_artifact_with_matching_hash_refuses_to_load(model_copy: Path) -> None:
-    from chalicelib.metadata import sha256_of
-
     artifact = model_copy / ARTIFACT_FILENAME
     artifact.write_bytes(b"not a pickle")
     edit_metadata(model_copy, artifact_sha256=sha256_of(artifact))
 
     with pytest.raises(ModelLoadError, match="cannot be unpickled"):
-        load_model_package(model_copy)
+        load_model_package(model_copy, runtime=SCIKIT_LEARN)
 
 
 @pytest.mark.parametrize("image_environment", [True, False], ids=["image", "elsewhere"])
@@ -121,8 +181,8 @@ def test_thread_pools_are_capped_only_where_the_environment_does_not(
             monkeypatch.setenv(name, value)
         else:
             monkeypatch.delenv(name, raising=False)
-    with mock.patch.object(model_package, "threadpool_limits") as limits:
-        load_model_package(MODEL_DIR)
+    with mock.patch("threadpoolctl.threadpool_limits") as limits:
+        load_model_package(MODEL_DIR, runtime=SCIKIT_LEARN)
 
     assert limits.called is not image_environment
     if not image_environment:

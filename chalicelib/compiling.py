@@ -1,0 +1,159 @@
+"""Converting a fitted estimator to ONNX at save time, kept only if it answers exactly.
+
+    serving, graph = choose_runtime(estimator, metadata, held_out, golden_answers)
+
+skl2onnx converts the estimator (pipelines, column transformers, encoders, linear models, tree
+ensembles); ONNX Runtime runs the graph. The graph is accepted only if, on the golden requests,
+every held-out row and SAMPLED_REQUESTS requests drawn across the declared feature ranges, it
+gives the same advice and every probability within the golden tolerance of scikit-learn's.
+Otherwise scikit-learn serves, and the metadata says why (the largest difference found, or the
+converter's error). Only the development environment imports this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnxruntime
+import skl2onnx
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
+
+from chalicelib.advisor import ScikitLearnPredictor
+from chalicelib.compiled import ARRAY_INPUT, CompiledPredictor
+from chalicelib.metadata import (
+    ONNX_RUNTIME,
+    SCIKIT_LEARN,
+    CompiledArtifact,
+    ModelMetadata,
+    Serving,
+)
+
+# Requests drawn uniformly across each feature's declared range (integers rounded), beyond the
+# held-out rows: the compiled graph must agree where the training data is thin, too.
+SAMPLED_REQUESTS = 10_000
+SAMPLE_SEED = 20261202
+# Double precision first: it is exact wherever the runtime's kernels take doubles (a linear
+# model, a scaler). ONNX Runtime's tree ensembles take only float32; skl2onnx then rounds each
+# threshold as scikit-learn's float32 comparison would, so only the sums differ, in the 7th
+# digit, which the comparison measures.
+PRECISIONS = ("float64", "float32")
+# ONNX opsets: 21 is ONNX Runtime 1.31's (and ONNX 1.16's) default; ai.onnx.ml 3 is the
+# highest whose tree ensembles skl2onnx writes.
+TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
+# A converter's error message can repeat a whole model's attributes: its first line is enough.
+ERROR_CHARACTERS = 300
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How far the compiled graph's answers were from scikit-learn's."""
+
+    requests: int
+    largest_difference: float
+    advice_changed: int
+
+
+def compare(reference: ScikitLearnPredictor, compiled: CompiledPredictor,
+            nights: np.ndarray) -> Comparison:
+    """The two runtimes' answers to `nights`, column for column in the same class order."""
+    expected = reference.predict_proba(nights)
+    order = [list(compiled.classes).index(c) for c in reference.classes]
+    actual = compiled.predict_proba(nights)[:, order]
+    difference = np.abs(actual - expected)
+    # NaN anywhere counts as an infinite difference: it must never pass as "within".
+    largest = float(np.nanmax(np.where(np.isnan(difference), np.inf, difference)))
+    return Comparison(requests=len(nights), largest_difference=largest,
+                      advice_changed=int((actual.argmax(axis=1) != expected.argmax(axis=1)).sum()))
+
+
+def sampled_nights(metadata: ModelMetadata, count: int = SAMPLED_REQUESTS,
+                   seed: int = SAMPLE_SEED) -> np.ndarray:
+    """`count` rows drawn uniformly across the declared ranges, both ends included."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for spec in metadata.features:
+        values = rng.uniform(spec.minimum, spec.maximum, count)
+        if spec.type == "integer":
+            values = np.round(values)
+        values[:2] = (spec.minimum, spec.maximum)  # the edges are valid requests too
+        columns.append(values)
+    return np.column_stack(columns)
+
+
+def convert(estimator: Any, metadata: ModelMetadata, precision: str) -> bytes:
+    """The estimator as an ONNX graph whose inputs are what chalicelib.compiled.feeds builds."""
+    number = DoubleTensorType if precision == "float64" else FloatTensorType
+    if metadata.input == "array":
+        inputs: list[tuple[str, Any]] = [(ARRAY_INPUT, number([None, len(metadata.features)]))]
+    else:
+        inputs = [(spec.name, Int64TensorType([None, 1]) if spec.type == "integer"
+                   else number([None, 1])) for spec in metadata.features]
+    graph = skl2onnx.to_onnx(estimator, initial_types=inputs, target_opset=TARGET_OPSET,
+                             options={"zipmap": False})
+    serialized: bytes = graph.SerializeToString()
+    return serialized
+
+
+def choose_runtime(reference: ScikitLearnPredictor, metadata: ModelMetadata,
+                   checked_nights: np.ndarray, tolerance: float) -> tuple[Serving, bytes | None]:
+    """Which runtime serves the estimator, and the compiled graph if it is ONNX Runtime.
+
+    `reference` is the estimator as the service unpickles it; `metadata` describes the model
+    (its serving field is not read); `checked_nights` are the golden and held-out rows, in the
+    metadata's feature order.
+    """
+    estimator = reference.estimator
+    nights = np.vstack([checked_nights, sampled_nights(metadata)])
+    refusals: list[str] = []
+    largest: float | None = None
+    for precision in PRECISIONS:
+        try:
+            graph = convert(estimator, metadata, precision)
+            artifact = CompiledArtifact(
+                sha256="0" * 64, runtime_version=onnxruntime.__version__,
+                converter=f"skl2onnx {skl2onnx.__version__}", precision=precision,  # type: ignore[arg-type]
+                class_order=reference.classes)
+            comparison = compare(reference, CompiledPredictor(graph, metadata, artifact), nights)
+        except Exception as error:  # a converter or runtime failure can raise almost anything
+            refusals.append(f"{precision}: {first_line(error)}")
+            continue
+        largest = comparison.largest_difference if largest is None else min(
+            largest, comparison.largest_difference)
+        if comparison.advice_changed == 0 and comparison.largest_difference <= tolerance:
+            return Serving(
+                runtime=ONNX_RUNTIME,
+                compiled=artifact.model_copy(update={"sha256": hashlib.sha256(graph).hexdigest()}),
+                compared_requests=comparison.requests,
+                largest_difference=comparison.largest_difference,
+                # No figure here: the largest difference, beside it, varies in its last digits
+                # from one CPU to another.
+                reason=(f"its {precision} ONNX graph gave {comparison.requests:,} requests the "
+                        f"same advice as scikit-learn, every probability within the golden "
+                        f"tolerance {tolerance:g}"),
+            ), graph
+        refusals.append(
+            f"{precision}: advice changed on {comparison.advice_changed} of "
+            f"{comparison.requests:,} requests, largest probability difference "
+            f"{comparison.largest_difference:.1e} (tolerance {tolerance:g})")
+    return Serving(
+        runtime=SCIKIT_LEARN, compared_requests=0 if largest is None else len(nights),
+        largest_difference=largest,
+        reason="no ONNX conversion answered exactly: " + "; ".join(refusals),
+    ), None
+
+
+def first_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    if len(text) > ERROR_CHARACTERS:
+        text = text[:ERROR_CHARACTERS] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def checked_rows(rows: Sequence[dict[str, float | int]], metadata: ModelMetadata) -> np.ndarray:
+    """Request objects as rows in the metadata's feature order."""
+    return np.array([[row[name] for name in metadata.feature_names] for row in rows],
+                    dtype=np.float64)
