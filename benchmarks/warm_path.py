@@ -2,12 +2,16 @@
 
 Variants, one night and a batch of 100, timed in alternating blocks so that drift in machine
 speed hits all alike:
-- `predict_proba`: the estimator alone on the same rows (the floor);
-- `handler`: `app.app` with an API Gateway proxy event, as shipped: validation, Powertools
+- `predict_proba`: the scikit-learn estimator alone on the same rows (the old floor);
+- `compiled graph alone`: the ONNX Runtime session alone on the same rows, when the model is
+  served compiled;
+- `handler`: `app.app` with an API Gateway proxy event, as shipped (the runtime the model's
+  metadata names): validation, Powertools
   logging, the EMF metric, X-Ray tracing enabled as in Lambda, for a request X-Ray does not
   sample (the stack's sampling rule traces one in twenty: the typical request);
 - `handler, traced`: the same for a request X-Ray samples (segments go over UDP to loopback);
 - `handler, no observability`: the same without the Powertools middleware and recording;
+- `handler, scikit-learn`: as shipped, but the model served by scikit-learn;
 - `handler, no drift tally`: as shipped, but without counting the nights for the drift check
   (what the tally costs a request is the difference from `handler`);
 - `drift tally alone`: `NightTally.add` for the request's nights, by itself;
@@ -57,6 +61,8 @@ def main() -> None:
 
     import app as service
     from chalicelib.drift import NightTally
+    from chalicelib.metadata import ONNX_RUNTIME, SCIKIT_LEARN
+    from chalicelib.model_package import load_model_package
     from chalicelib.proxy_event import api_gateway_event
     from harness.samples import INSTANCES_BY_ADVICE, SAMPLE_INSTANCE
 
@@ -95,9 +101,14 @@ def main() -> None:
     }
 
     apps["handler, no drift tally"] = service.app
+    apps["handler, scikit-learn"] = service.app
     tally = service.tally
+    shipped = service.advisor
+    scikit_learn = load_model_package(service.settings.model_dir, runtime=SCIKIT_LEARN).advisor
 
     def use(variant: str) -> None:
+        # The route reads the module-level advisor at each request.
+        vars(service)["advisor"] = scikit_learn if variant == "handler, scikit-learn" else shipped
         # Lambda sets the invocation's trace header in the environment; X-Ray reads it per call.
         os.environ["_X_AMZN_TRACE_ID"] = TRACE_HEADER.format(int(variant == "handler, traced"))
         # The app reads its module-level tally at each request; None counts nothing.
@@ -114,10 +125,13 @@ def main() -> None:
         rows = np.asarray([[night[n] for n in feature_names]
                            for night in (batch if size == "100 nights" else [SAMPLE_INSTANCE])],
                           dtype=np.float64)
-        estimator: Any = service.advisor.estimator
+        estimator: Any = scikit_learn.predictor.estimator  # type: ignore[attr-defined]
 
         def bare(rows: Any = rows, estimator: Any = estimator) -> Any:
             return estimator.predict_proba(rows)
+
+        def graph_alone(rows: Any = rows) -> Any:
+            return shipped.predictor.predict_proba(rows)
 
         def handler_of(app: Chalice, event: dict[str, Any] = event) -> Callable[[], Any]:
             def handler() -> Any:
@@ -138,7 +152,9 @@ def main() -> None:
 
         variants: dict[str, Callable[[], Any]] = {"predict_proba": bare,
                                                   "drift tally alone": tally_alone}
-        timings: dict[str, list[float]] = {"predict_proba": [], "drift tally alone": []}
+        if shipped.runtime == ONNX_RUNTIME:
+            variants["compiled graph alone"] = graph_alone
+        timings: dict[str, list[float]] = {name: [] for name in variants}
         for variant, app in apps.items():
             variants[variant] = handler_of(app)
             timings[variant] = []
@@ -155,7 +171,9 @@ def main() -> None:
         results[size] = {variant: summary(values) for variant, values in timings.items()}
     moto.stop()
     daemon.close()
-    print(json.dumps({"calls": CALLS, "block": BLOCK, "results": results}))
+    vars(service)["advisor"] = shipped
+    print(json.dumps({"calls": CALLS, "block": BLOCK, "runtime": shipped.runtime,
+                      "results": results}))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
     return None
 
 
-Rows = Callable[[Sequence[Sequence[float]]], Any]
+Rows = Callable[[Sequence[Sequence[float]] | np.ndarray], Any]
 
 
 def _row_builder(metadata: ModelMetadata, *, dataframe: bool) -> Rows:
@@ -75,7 +75,7 @@ class Predictor(Protocol):
     # The order of the probability columns.
     classes: tuple[str, ...]
 
-    def predict_proba(self, nights: Sequence[Sequence[float]]) -> np.ndarray:
+    def predict_proba(self, nights: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         """One row of class probabilities per night (feature values in the metadata's order)."""
         ...
 
@@ -95,7 +95,7 @@ class ScikitLearnPredictor:
         self.takes_dataframe = metadata.input == "dataframe"
         self._rows = _row_builder(metadata, dataframe=self.takes_dataframe)
 
-    def predict_proba(self, nights: Sequence[Sequence[float]]) -> np.ndarray:
+    def predict_proba(self, nights: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         probabilities: np.ndarray = self.estimator.predict_proba(  # type: ignore[attr-defined]
             self._rows(nights))
         return probabilities

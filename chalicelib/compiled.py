@@ -78,7 +78,7 @@ class CompiledPredictor:
                                  f"output (it has {outputs})")
         self._outputs = ["probabilities"]
 
-    def predict_proba(self, nights: Sequence[Sequence[float]]) -> np.ndarray:
+    def predict_proba(self, nights: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         [probabilities] = self._session.run(self._outputs,
                                             feeds(self._metadata, self._precision, nights))
         # float64 whatever the graph computed in: answers are compared and served as doubles.

@@ -13,6 +13,7 @@ converter's error). Only the development environment imports this module.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,11 @@ def choose_runtime(reference: ScikitLearnPredictor, metadata: ModelMetadata,
     largest: float | None = None
     for precision in PRECISIONS:
         try:
-            graph = convert(estimator, metadata, precision)
+            # A value the precision cannot hold is a NumPy warning, not an error: kept for the
+            # reason, should the graph then answer differently.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                graph = convert(estimator, metadata, precision)
             artifact = CompiledArtifact(
                 sha256="0" * 64, runtime_version=onnxruntime.__version__,
                 converter=f"skl2onnx {skl2onnx.__version__}", precision=precision,  # type: ignore[arg-type]
@@ -135,10 +140,12 @@ def choose_runtime(reference: ScikitLearnPredictor, metadata: ModelMetadata,
                         f"same advice as scikit-learn, every probability within the golden "
                         f"tolerance {tolerance:g}"),
             ), graph
+        warned = "".join(f" after the converter warned '{first_line(w.message)}'"
+                         for w in caught[:1])
         refusals.append(
             f"{precision}: advice changed on {comparison.advice_changed} of "
             f"{comparison.requests:,} requests, largest probability difference "
-            f"{comparison.largest_difference:.1e} (tolerance {tolerance:g})")
+            f"{comparison.largest_difference:.1e} (tolerance {tolerance:g}){warned}")
     return Serving(
         runtime=SCIKIT_LEARN, compared_requests=0 if largest is None else len(nights),
         largest_difference=largest,
@@ -146,11 +153,12 @@ def choose_runtime(reference: ScikitLearnPredictor, metadata: ModelMetadata,
     ), None
 
 
-def first_line(error: BaseException) -> str:
+def first_line(error: BaseException | str) -> str:
     text = (str(error).strip().splitlines() or [""])[0]
     if len(text) > ERROR_CHARACTERS:
         text = text[:ERROR_CHARACTERS] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    name = "" if isinstance(error, str) else type(error).__name__
+    return ": ".join(part for part in (name, text) if part)
 
 
 def checked_rows(rows: Sequence[dict[str, float | int]], metadata: ModelMetadata) -> np.ndarray:

@@ -104,7 +104,7 @@ def verify(advisor: SleepAdvisor, schema: RequestSchema, golden: GoldenAnswers) 
                 for row in schema.parse(json.dumps(example.request))]
         answers = [GoldenAnswer(advice_id=a.advice_id, probabilities=a.probabilities)
                    for a in advisor.advise(rows)]
-    except Exception:  # noqa: BLE001 - asked again one by one below, which names the cause
+    except Exception:
         moved = first_moved_answer(golden, lambda _, example: ask(advisor, schema,
                                                                   example.request))
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -30,8 +30,8 @@ def package_files(model_dir: Path) -> tuple[str, ...]:
                                  if (model_dir / name).is_file())
 
 # What can serve a model: the compiled graph through ONNX Runtime, or the pickled estimator.
-SCIKIT_LEARN = "scikit-learn"
-ONNX_RUNTIME = "onnxruntime"
+SCIKIT_LEARN: Final = "scikit-learn"
+ONNX_RUNTIME: Final = "onnxruntime"
 Runtime = Literal["onnxruntime", "scikit-learn"]
 
 # A feature name becomes a JSON field and a pydantic field name.

@@ -28,6 +28,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from chalicelib import compiling, drift, golden
 from chalicelib.advisor import ScikitLearnPredictor, SleepAdvisor, serving_problem
+from chalicelib.config import get_settings
 from chalicelib.golden import GoldenAnswers, GoldenExample
 from chalicelib.metadata import (
     ARTIFACT_FILENAME,
@@ -47,11 +48,11 @@ from chalicelib.metadata import (
     ModelLoadError,
     ModelMetadata,
     Monitoring,
+    Runtime,
     Serving,
     sha256_of,
 )
 from chalicelib.model_package import ModelPackage, load_model_package, unpickle
-from chalicelib.config import get_settings
 from chalicelib.schemas import RequestSchema
 
 # Golden examples per class, drawn from held-out rows of that class: enough to exercise every
@@ -153,7 +154,8 @@ def save_model(
         _write_metadata(staging, metadata)
         # Loaded as the function will (its runtime), and by scikit-learn too when compiled: the
         # path a data scientist can still ask for locally must give the golden answers as well.
-        runtimes = (ONNX_RUNTIME, SCIKIT_LEARN) if graph is not None else (SCIKIT_LEARN,)
+        runtimes: tuple[Runtime, ...] = ((ONNX_RUNTIME, SCIKIT_LEARN) if graph is not None
+                                         else (SCIKIT_LEARN,))
         for runtime in runtimes:
             try:
                 load_model_package(staging, runtime=runtime)
@@ -285,7 +287,7 @@ def describe(package: ModelPackage) -> str:
         f"  {metadata.estimator}, scikit-learn {metadata.sklearn_version}, "
         f"input as {'a DataFrame' if metadata.input == 'dataframe' else 'an array'}",
         f"  served by {served_by(metadata)}; checked here with {package.advisor.runtime}",
-        f"    because {metadata.serving.reason}",
+        f"    because {metadata.serving.reason}{largest_difference(metadata)}",
         f"  held-out accuracy {metadata.metrics.accuracy}, macro F1 {metadata.metrics.macro_f1} "
         f"({metadata.metrics.test_rows} rows)",
         f"  golden answers: {len(package.golden.examples)} examples, all answered within "
@@ -308,6 +310,11 @@ def describe(package: ModelPackage) -> str:
     lines.append("  answers: " + ", ".join(f"{c} {share:.0%}"
                                           for c, share in baseline.answers.items()))
     return "\n".join(lines)
+
+
+def largest_difference(metadata: ModelMetadata) -> str:
+    largest = metadata.serving.largest_difference
+    return "" if largest is None else f" (largest difference {largest:.1e})"
 
 
 def served_by(metadata: ModelMetadata) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shlex
 import shutil
@@ -117,11 +118,28 @@ class ImageBuild:
     cmd: list[str] = field(default_factory=list)
     run_log: list[str] = field(default_factory=list)
     dockerfile: Path = DOCKERFILE
+    # The files each instruction added, in order: what a layer holds, so a rebuild can go
+    # back to the file system before any of them.
+    layers: list[set[str]] = field(default_factory=list)
 
     def host_path(self, image_path: str) -> Path:
         return self.root / image_path.lstrip("/")
 
     def follow(self, instruction: Instruction, context: Path) -> None:
+        before = self._files() if instruction.keyword in ("COPY", "RUN") else set()
+        self._follow(instruction, context)
+        self.layers.append(self._files() - before if instruction.keyword in ("COPY", "RUN")
+                           else set())
+
+    def _files(self) -> set[str]:
+        if not self.root.exists():
+            return set()
+        found: set[str] = set()
+        for directory, subdirectories, names in os.walk(self.root):
+            found.update(os.path.join(directory, name) for name in names + subdirectories)
+        return found
+
+    def _follow(self, instruction: Instruction, context: Path) -> None:
         keyword, argument = instruction.keyword, instruction.argument
         if keyword == "ARG":
             name, _, default = argument.partition("=")
@@ -209,29 +227,52 @@ def build_image(workdir: Path, dockerfile: Path = DOCKERFILE, context: Path = RE
 def rebuild_image(cached: ImageBuild, cached_context: Path, workdir: Path,
                   context: Path) -> ImageBuild:
     """`context` built as Docker would with `cached` (built from `cached_context`) in its layer
-    cache: RUN steps before the first COPY whose files differ are taken from the cache, every
-    step from there on runs for real.
+    cache: every step before the first COPY whose files differ is taken from the cache, every
+    step from there on runs for real, on the file system as it was before that step.
 
-    The cache here is the cached build's final file system, not one snapshot per layer, so this
-    holds for a Dockerfile whose steps only add or overwrite files in the image (ours: installs,
-    COPY, bytecode; what it deletes is its own scratch space, which COPY brings back).
+    The cache here is the cached build's final file system less the files each later step
+    added, which holds for a Dockerfile whose steps only add files (ours: installs, COPY,
+    bytecode; what it deletes is its own scratch space, which COPY brings back).
     """
     build = ImageBuild(root=workdir / "rootfs",
                        commands=base_image_commands(workdir / "base-image-bin"))
     # A real copy: the steps that run again overwrite files, which must not reach the cache.
     shutil.copytree(cached.root, build.root, symlinks=True)
     changed = False
-    for instruction in instructions(cached.dockerfile):
+    for number, instruction in enumerate(instructions(cached.dockerfile)):
         if not changed and instruction.keyword == "COPY":
             *sources, _ = shlex.split(_expand(instruction.argument, build.environment))
-            changed = any(not _same_tree(cached_context / s, context / s) for s in sources)
+            changed = any(not _same_tree(cached_context / s, context / s) for s in sources
+                          if not any(character in s for character in "*?[")) or any(
+                not _same_glob(cached_context, context, s) for s in sources)
+            if changed:  # back to the file system before this layer and every later one
+                _remove_layers(build.root, cached.root, cached.layers[number:])
         if changed or instruction.keyword != "RUN":
             # COPY again too (cheap): a later RUN may have deleted what it copied (our
             # requirements under /tmp), which a per-layer cache would still have.
             build.follow(instruction, context)
-        # else: a cached RUN, whose files are in the copied root
+        else:  # a cached RUN, whose files are in the copied root
+            build.layers.append(cached.layers[number])
     build.dockerfile = cached.dockerfile
     return build
+
+
+def _remove_layers(root: Path, cached_root: Path, layers: list[set[str]]) -> None:
+    added = sorted((root / Path(entry).relative_to(cached_root) for layer in layers
+                    for entry in layer), key=lambda path: len(path.parts), reverse=True)
+    for path in added:  # deepest first: a directory a layer created is empty when reached
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _same_glob(a: Path, b: Path, pattern: str) -> bool:
+    if not any(character in pattern for character in "*?["):
+        return True
+    matched_a = sorted(p.relative_to(a) for p in a.glob(pattern))
+    matched_b = sorted(p.relative_to(b) for p in b.glob(pattern))
+    return matched_a == matched_b and all(_same_tree(a / m, b / m) for m in matched_a)
 
 
 def _same_tree(a: Path, b: Path) -> bool:

@@ -237,3 +237,8 @@ class LambdaFunction:
         """Source files compiled so far (started with `record_compiles`)."""
         return [line.removeprefix(COMPILED_MARKER) for line in self.output().splitlines()
                 if line.startswith(COMPILED_MARKER)]
+
+
+def installed(task_root: Path, module: str) -> bool:
+    """Whether the task root holds the top-level module `module` (a package or a file)."""
+    return (task_root / module).is_dir() or (task_root / f"{module}.py").is_file()

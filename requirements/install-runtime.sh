@@ -37,10 +37,12 @@ print(metadata["serving"]["runtime"], metadata["input"])
     case "$model_needs" in
         # The compiled graph takes arrays whatever the model was fitted on: no pandas.
         "onnxruntime "*) pip_install --require-hashes --no-deps -r "$requirements/onnxruntime.lock" ;;
-        "scikit-learn array") pip_install --require-hashes -r "$requirements/scikit-learn.lock" ;;
-        # pandas' own dependencies are in runtime.lock, already installed.
+        # Without dependencies: the only one not in scikit-learn.lock itself is numpy, and
+        # pandas' are numpy and python-dateutil, all in runtime.lock, already installed.
+        "scikit-learn array")
+            pip_install --require-hashes --no-deps -r "$requirements/scikit-learn.lock" ;;
         "scikit-learn dataframe")
-            pip_install --require-hashes -r "$requirements/scikit-learn.lock"
+            pip_install --require-hashes --no-deps -r "$requirements/scikit-learn.lock"
             pip_install --require-hashes --no-deps -r "$requirements/dataframe.lock" ;;
         *) echo "install-runtime.sh: unknown model runtime and input '$model_needs'" >&2; exit 2 ;;
     esac

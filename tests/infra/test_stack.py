@@ -14,8 +14,6 @@ from aws_cdk.assertions import Template
 
 from chalicelib.contract import BUNDLED_MODEL_DIR
 from chalicelib.metadata import (
-    ARTIFACT_FILENAME,
-    BASELINE_FILENAME,
     GOLDEN_FILENAME,
     METADATA_FILENAME,
     ModelMetadata,

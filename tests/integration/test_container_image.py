@@ -7,12 +7,18 @@ comes from), so a step that would fail in `docker build` fails here.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 
 import pytest
 
-from chalicelib.metadata import PACKAGE_FILES
+from chalicelib.metadata import (
+    ARTIFACT_FILENAME,
+    ONNX_RUNTIME,
+    OPTIONAL_PACKAGE_FILES,
+    package_files,
+)
 from harness import REPO_ROOT
 from harness.container_image import (
     ImageBuild,
@@ -20,8 +26,8 @@ from harness.container_image import (
     dockerfile_base_image,
     instructions,
 )
-from harness.lambda_runtime import ImageLayout
-from harness.samples import MODEL
+from harness.lambda_runtime import ImageLayout, installed
+from harness.samples import MODEL, MODEL_DIR
 
 
 def test_base_image_is_lambda_python_of_the_project_version_pinned_by_digest() -> None:
@@ -38,7 +44,7 @@ def test_every_run_step_succeeds_with_only_the_base_image_commands(image_build: 
 
     assert run_steps and len(image_build.run_log) == len(run_steps)
     # The dependency step really installed the runtime set into the task root.
-    assert (image_build.host_path("/var/task") / "sklearn").is_dir()
+    assert (image_build.host_path("/var/task") / "numpy").is_dir()
     # And cleaned up after itself, as its last command says.
     assert not image_build.host_path("/tmp/requirements").exists()
 
@@ -80,13 +86,18 @@ def test_image_holds_the_service_the_model_and_runtime_dependencies_only(
     task = image_layout.task_root
 
     assert (task / "app.py").is_file() and (task / "chalicelib" / "advisor.py").is_file()
-    assert {p.name for p in (task / "model").iterdir()} == set(PACKAGE_FILES)
-    for runtime_package in ("sklearn", "numpy", "scipy", "joblib", "aws_lambda_powertools",
-                            "aws_xray_sdk", "pydantic", "chalice"):
+    assert {p.name for p in (task / "model").iterdir()} == set(package_files(MODEL_DIR))
+    for runtime_package in ("numpy", "aws_lambda_powertools", "aws_xray_sdk", "pydantic",
+                            "chalice"):
         assert (task / runtime_package).is_dir(), runtime_package
-    # pandas only for a model fitted on a DataFrame: scikit-learn imports it at every cold
-    # start just because it is there (+0.4 CPU-s, +30 MB). The bundled model takes arrays.
-    assert (task / "pandas").is_dir() == (MODEL.input == "dataframe")
+    # Only the runtime that serves the model: the compiled graph needs none of scikit-learn's
+    # stack; pandas only for scikit-learn serving a model fitted on a DataFrame (scikit-learn
+    # imports it at every cold start just because it is there: +0.4 CPU-s, +30 MB).
+    compiled = MODEL.serving.runtime == ONNX_RUNTIME
+    assert (task / "onnxruntime").is_dir() == compiled
+    for library in ("sklearn", "scipy", "joblib", "threadpoolctl"):
+        assert installed(task, library) != compiled, library
+    assert (task / "pandas").is_dir() == (not compiled and MODEL.input == "dataframe")
     # Chalice's CLI, the test and build tooling never reach the image.
     for tooling in ("click", "yaml", "inquirer", "pytest", "aws_cdk", "jsii", "moto", "cfnlint"):
         assert not (task / tooling).exists(), tooling
@@ -114,5 +125,9 @@ def test_dockerignore_keeps_the_context_to_what_the_image_needs() -> None:
     }
 
     assert rules[0] == "*"
-    assert copied <= allowed
+    # Every COPY source is let in, a wildcard by the files it can match (the model's artifacts).
+    assert {entry for entry in copied if "*" not in entry} <= allowed
+    for pattern in (entry for entry in copied if "*" in entry):
+        assert {entry for entry in allowed if fnmatch.fnmatch(entry, pattern)} == {
+            f"model/{name}" for name in (ARTIFACT_FILENAME, *OPTIONAL_PACKAGE_FILES)}
     assert not any(Path(entry).parts[0] in {".venv", "infra", "tests"} for entry in allowed)

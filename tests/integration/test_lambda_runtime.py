@@ -23,9 +23,10 @@ from sleep_advisor_infra.drift import DRIFT_CHECK_COMMAND
 from sleep_advisor_infra.rollout import HOOK_COMMAND
 
 from chalicelib import contract, pre_traffic_hook
+from chalicelib.contract import MODEL_LOADED_LOG
 from chalicelib.drift_check import LOG_GROUP_VARIABLE
 from chalicelib.golden import read_golden
-from chalicelib.metadata import ARTIFACT_FILENAME, METADATA_FILENAME, ModelMetadata
+from chalicelib.metadata import METADATA_FILENAME, ONNX_RUNTIME, SCIKIT_LEARN, ModelMetadata
 from chalicelib.proxy_event import api_gateway_event
 from harness import REPO_ROOT
 from harness.container_image import (
@@ -35,9 +36,10 @@ from harness.container_image import (
     without_service_bytecode,
 )
 from harness.emf import emf_blobs, emitted_metrics
-from harness.lambda_runtime import ImageLayout, LambdaFunction, dev_shm_is_modelled
+from harness.lambda_runtime import ImageLayout, LambdaFunction, dev_shm_is_modelled, installed
 from harness.logs_insights import json_lines
 from harness.samples import JSON, MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE, chalice_environment
+from tests.models import bedroom_train
 
 
 class XRayDaemon:
@@ -151,9 +153,12 @@ def test_bad_request_through_the_runtime_is_a_400(image_layout: ImageLayout) -> 
     }
 
 
-def _break_artifact(model_dir: Path, fault: str) -> None:
-    artifact = model_dir / ARTIFACT_FILENAME
-    metadata = model_dir / METADATA_FILENAME
+def _break_artifact(model_dir: Path, fault: str) -> Path:
+    """Break the artifact the image serves (the compiled graph, or the pickle); its path."""
+    metadata_path = model_dir / METADATA_FILENAME
+    metadata = ModelMetadata.read(model_dir)
+    compiled = metadata.serving.compiled
+    artifact = model_dir / (compiled.file if compiled is not None else metadata.artifact)
     if fault == "missing":
         artifact.unlink()
     elif fault == "truncated":
@@ -163,22 +168,31 @@ def _break_artifact(model_dir: Path, fault: str) -> None:
         content = bytearray(artifact.read_bytes())
         content[100] ^= 0x01
         artifact.write_bytes(bytes(content))
-    elif fault == "other-scikit-learn":
-        document = json.loads(metadata.read_text())
-        document["sklearn_version"] = "1.5.2"
-        metadata.write_text(json.dumps(document))
+    elif fault == "other-runtime":
+        # The metadata naming the runtime the image does not hold: the function must say so,
+        # not serve through whatever it finds.
+        document = json.loads(metadata_path.read_text())
+        if compiled is not None:
+            document["serving"] = {"runtime": "scikit-learn", "compared_requests": 0,
+                                   "reason": "edited"}
+            artifact = model_dir / metadata.artifact
+        else:
+            document["sklearn_version"] = "1.5.2"
+        metadata_path.write_text(json.dumps(document))
+    return artifact
 
 
 @pytest.mark.parametrize(("fault", "problem"), [
-    ("missing", "model artifact is missing"),
+    ("missing", "file is missing"),
     ("truncated", "sha256"),
     ("tampered", "sha256"),
-    ("other-scikit-learn", "trained with scikit-learn 1.5.2"),
+    ("other-runtime", "scikit-learn is not installed" if MODEL.serving.compiled is not None
+     else "trained with scikit-learn 1.5.2"),
 ])
 def test_broken_model_fails_initialisation_and_never_answers(
     image_layout: ImageLayout, model_copy: Path, fault: str, problem: str
 ) -> None:
-    _break_artifact(model_copy, fault)
+    artifact = _break_artifact(model_copy, fault)
     env = {**chalice_environment(), "SLEEP_ADVISOR_MODEL_DIR": str(model_copy)}
 
     with LambdaFunction.start(image_layout, env) as function:
@@ -189,18 +203,19 @@ def test_broken_model_fails_initialisation_and_never_answers(
 
     error = function.api.init_error
     assert error["errorType"] == "ModelLoadError"
-    assert str(model_copy / ARTIFACT_FILENAME) in error["errorMessage"]
+    assert str(artifact if fault != "other-runtime" else model_copy) in error["errorMessage"]
     assert problem in error["errorMessage"]
     [line] = [json.loads(x) for x in output.splitlines() if "Model failed to load" in x]
     assert line["level"] == "ERROR" and "ModelLoadError" in line["exception"]
 
 
-def test_harness_takes_dev_shm_away_as_lambda_does(image_layout: ImageLayout) -> None:
-    # The model must reproduce Lambda's condition: with joblib's probe left on, it warns.
+def test_harness_takes_dev_shm_away_as_lambda_does(scikit_learn_image: ImageLayout) -> None:
+    # The model must reproduce Lambda's condition: with joblib's probe left on, it warns (in an
+    # image that holds joblib: one whose model scikit-learn serves).
     assert dev_shm_is_modelled()
     env = {**chalice_environment(), "JOBLIB_MULTIPROCESSING": "1"}
-    with LambdaFunction.start(image_layout, env) as function:
-        function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
+    with LambdaFunction.start(scikit_learn_image, env) as function:
+        function.invoke(predict_event({"features": UNCOMPILABLE_INSTANCE}))
         output = function.output()
 
     assert "joblib will operate in serial mode" in output
@@ -239,23 +254,70 @@ def test_body_flagged_base64_that_is_not_is_a_400_through_the_runtime(
     assert json.loads(answer.response["body"])["Errors"][0]["type"] == "base64_invalid"
 
 
-def test_a_dataframe_model_gets_pandas_in_its_image_and_answers_as_recorded(
-    tmp_path_factory: pytest.TempPathFactory, second_model_dir: Path, image_build: ImageBuild,
-    image_layout: ImageLayout,
-) -> None:
-    # The second model (a DataFrame pipeline) in model/, built as `cdk deploy` would build it
-    # after the bundled model's image: the runtime layer from Docker's cache, the rest again.
-    workdir = tmp_path_factory.mktemp("dataframe-image")
-    context = context_with_model(workdir / "context", second_model_dir)
+@pytest.fixture(scope="module")
+def uncompilable_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DataFrame pipeline whose compiled graph answers wrongly (bedroom_train's boosted
+    variant): save_model keeps scikit-learn for it."""
+    model_dir = tmp_path_factory.mktemp("uncompilable-model")
+    metadata = bedroom_train.train(model_dir, uncompilable=True)
+    assert metadata.serving.runtime == SCIKIT_LEARN and metadata.input == "dataframe"
+    return model_dir
+
+
+UNCOMPILABLE_INSTANCE = {"room_temperature_celsius": 24.5, "noise_decibels": 35.0,
+                         "light_lux": 12.0, "screens_in_bedroom": 1}
+
+
+def image_with_model(image_build: ImageBuild, image_layout: ImageLayout, model_dir: Path,
+                     workdir: Path) -> ImageLayout:
+    """`model_dir` in model/, built as `cdk deploy` would build it after the bundled model's
+    image: the runtime layer from Docker's cache, the model's own runtime layer and the rest
+    again."""
+    context = context_with_model(workdir / "context", model_dir)
     build = rebuild_image(image_build, REPO_ROOT, workdir / "build", context)
-    layout = dataclasses.replace(image_layout, task_root=build.host_path("/var/task"))
-    second = ModelMetadata.read(second_model_dir)
-    golden = read_golden(second_model_dir, second)
+    return dataclasses.replace(image_layout, task_root=build.host_path("/var/task"))
+
+
+@pytest.fixture(scope="module")
+def scikit_learn_image(tmp_path_factory: pytest.TempPathFactory, image_build: ImageBuild,
+                       image_layout: ImageLayout, uncompilable_model_dir: Path) -> ImageLayout:
+    return image_with_model(image_build, image_layout, uncompilable_model_dir,
+                            tmp_path_factory.mktemp("scikit-learn-image"))
+
+
+# What each runtime's image holds of the model libraries, and what it must not.
+IMAGE_LIBRARIES = {
+    ONNX_RUNTIME: ({"onnxruntime"}, {"sklearn", "scipy", "joblib", "pandas", "threadpoolctl"}),
+    SCIKIT_LEARN: ({"sklearn", "scipy", "joblib", "pandas"}, {"onnxruntime"}),
+}
+
+
+@pytest.mark.parametrize("served_by", [ONNX_RUNTIME, SCIKIT_LEARN])
+def test_a_dataframe_model_is_served_by_its_runtime_alone_and_answers_as_recorded(
+    tmp_path_factory: pytest.TempPathFactory, second_model_dir: Path, image_build: ImageBuild,
+    image_layout: ImageLayout, served_by: str, request: pytest.FixtureRequest,
+) -> None:
+    # The second model converts exactly, so its image holds ONNX Runtime alone; the boosted
+    # variant does not, so its image holds scikit-learn and pandas (it takes a DataFrame).
+    if served_by == ONNX_RUNTIME:
+        model_dir = second_model_dir
+        layout = image_with_model(image_build, image_layout, model_dir,
+                                  tmp_path_factory.mktemp("compiled-image"))
+    else:
+        model_dir = request.getfixturevalue("uncompilable_model_dir")
+        layout = request.getfixturevalue("scikit_learn_image")
+    metadata = ModelMetadata.read(model_dir)
+    golden = read_golden(model_dir, metadata)
 
     with LambdaFunction.start(layout, chalice_environment()) as function:
         answers = [function.invoke(predict_event(example.request)) for example in golden.examples]
+        output = function.output()
 
-    assert second.input == "dataframe" and (layout.task_root / "pandas").is_dir()
+    assert metadata.input == "dataframe" and metadata.serving.runtime == served_by
+    held, absent = IMAGE_LIBRARIES[served_by]
+    assert {name for name in held | absent if installed(layout.task_root, name)} == held
+    [loaded] = [line for line in json_lines(output) if line.get("message") == MODEL_LOADED_LOG]
+    assert loaded["runtime"] == served_by
     for answer, example in zip(answers, golden.examples, strict=True):
         assert answer.response["statusCode"] == 200, answer.response
         [prediction] = json.loads(answer.response["body"])["predictions"]

@@ -1,4 +1,7 @@
-"""A model loaded in a fresh process, as chalice local loads it, runs single-threaded."""
+"""A model loaded in a fresh process, as chalice local loads it, runs single-threaded.
+
+(scikit-learn's pools; ONNX Runtime's session is given one thread by its options.)
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ def test_a_model_loaded_without_the_images_environment_runs_single_threaded() ->
     script = ("import json, sys; from pathlib import Path; "
               "from chalicelib.model_package import load_model_package; "
               "from threadpoolctl import threadpool_info; "
-              "load_model_package(Path(sys.argv[1])); "
+              "load_model_package(Path(sys.argv[1]), runtime='scikit-learn'); "
               "print(json.dumps([p['num_threads'] for p in threadpool_info()]))")
     result = subprocess.run([sys.executable, "-c", script, str(MODEL_DIR)], cwd=REPO_ROOT,
                             env=environment, capture_output=True, text=True, check=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -72,15 +73,30 @@ def build_estimator() -> Pipeline:
     return Pipeline([("columns", columns), ("classifier", LogisticRegression(max_iter=1000))])
 
 
-def train(output_dir: Path = OUTPUT_DIR) -> ModelMetadata:
-    rooms, labels = generate_rooms(3000, SEED)
+def build_uncompilable_estimator() -> Pipeline:
+    """The same columns into boosted trees that ONNX Runtime cannot serve exactly.
+
+    Its tree kernels take only float32, and a learning rate of 1.0 over 200 deep trees leaves
+    leaf values beyond float32's range: the compiled graph answers NaN for some rooms, so
+    save_model keeps scikit-learn for it (tests/unit/test_compiled_serving.py).
+    """
+    columns = ColumnTransformer([("rooms", "passthrough", [f.name for f in FEATURES])])
+    return Pipeline([("columns", columns), ("classifier", GradientBoostingClassifier(
+        n_estimators=200, learning_rate=1.0, max_depth=4, random_state=SEED))])
+
+
+def train(output_dir: Path = OUTPUT_DIR, *, uncompilable: bool = False) -> ModelMetadata:
+    """The second model; `uncompilable` swaps in build_uncompilable_estimator, trained on a
+    smaller sample (fast enough for a test), as version 0.3.1-boosted."""
+    rooms, labels = generate_rooms(1200 if uncompilable else 3000, SEED)
     x_train, x_test, y_train, y_test = train_test_split(
         rooms, labels, test_size=0.25, random_state=SEED, stratify=labels)
-    estimator = build_estimator().fit(x_train, y_train)
+    estimator = (build_uncompilable_estimator() if uncompilable
+                 else build_estimator()).fit(x_train, y_train)
     return save_model(
         output_dir, estimator,
         held_out_features=x_test, held_out_labels=y_test, training_features=x_train,
-        name="bedroom-check", version="0.3.0",
+        name="bedroom-check", version="0.3.1-boosted" if uncompilable else "0.3.0",
         description="Advice on the bedroom itself, from the room's sensors.",
         features=FEATURES, classes=CLASSES,
         training={"script": "tests/models/bedroom_train.py", "seed": SEED},

@@ -121,7 +121,7 @@ def test_a_model_without_a_compiled_graph_cannot_be_asked_for_one(model_copy: Pa
                                        "reason": "no ONNX conversion answered exactly"})
 
     assert load_model_package(model_copy).advisor.runtime == SCIKIT_LEARN
-    with pytest.raises(ModelLoadError, match="has no compiled artifact .* served by scikit-learn"):
+    with pytest.raises(ModelLoadError, match=r"has no compiled artifact .* served by scikit-learn"):
         load_model_package(model_copy, runtime=ONNX_RUNTIME)
 
 
