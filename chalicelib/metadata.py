@@ -184,6 +184,12 @@ class ModelMetadata(FrozenModel):
             raise ModelLoadError(f"{path}: metadata is invalid: {error}") from None
 
     @property
+    def served_artifact(self) -> str:
+        """The file the serving runtime loads: the compiled graph, or the pickle."""
+        compiled = self.serving.compiled
+        return compiled.file if compiled is not None else self.artifact
+
+    @property
     def class_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.classes)
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.contract import MODEL_LOADED_LOG
 from chalicelib.golden import read_golden
-from chalicelib.metadata import ARTIFACT_FILENAME, GOLDEN_FILENAME, ModelMetadata
+from chalicelib.metadata import GOLDEN_FILENAME, SCIKIT_LEARN, ModelMetadata
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.emf import emf_blobs, emitted_metrics
@@ -70,7 +71,7 @@ def test_health_and_model_card(chalice_local: ChaliceLocal) -> None:
 
 
 def test_tampered_model_stops_chalice_local_from_starting(model_copy: Path) -> None:
-    artifact = model_copy / ARTIFACT_FILENAME
+    artifact = model_copy / MODEL.served_artifact
     artifact.write_bytes(artifact.read_bytes() + b"\x00")
 
     with pytest.raises(RuntimeError, match="chalice local exited") as refused:  # noqa: SIM117
@@ -94,14 +95,22 @@ def test_chalice_local_prints_the_same_log_lines_and_emf(
     assert {m.name for m in metrics} == {"PredictionProbability"}
 
 
-def test_second_model_served_by_chalice_local(second_model_dir: Path) -> None:
+@pytest.mark.parametrize("runtime", ["model", SCIKIT_LEARN])
+def test_second_model_served_by_chalice_local(second_model_dir: Path, runtime: str) -> None:
+    # As the image serves it (its compiled graph), or as a data scientist asks for locally:
+    # SLEEP_ADVISOR_RUNTIME=scikit-learn make run.
     second = ModelMetadata.read(second_model_dir)
     [example, *_] = read_golden(second_model_dir, second).examples
-    with ChaliceLocal.start(REPO_ROOT, env={"SLEEP_ADVISOR_MODEL_DIR": str(second_model_dir)}) as server:
+    env = {"SLEEP_ADVISOR_MODEL_DIR": str(second_model_dir), "SLEEP_ADVISOR_RUNTIME": runtime}
+    with ChaliceLocal.start(REPO_ROOT, env=env) as server:
         answer = server.request("POST", "/predict", json.dumps(example.request).encode(), JSON)
+        output = server.output()
 
     assert answer.status == 200
     assert answer.json()["predictions"][0]["advice_id"] == example.answer.advice_id
+    [loaded] = [json.loads(line) for line in output.splitlines()
+                if line.startswith("{") and json.loads(line).get("message") == MODEL_LOADED_LOG]
+    assert loaded["runtime"] == (second.serving.runtime if runtime == "model" else runtime)
 
 
 def test_make_run_with_a_model_that_cannot_serve_exits_at_once(model_copy: Path) -> None:

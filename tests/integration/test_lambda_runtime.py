@@ -158,7 +158,7 @@ def _break_artifact(model_dir: Path, fault: str) -> Path:
     metadata_path = model_dir / METADATA_FILENAME
     metadata = ModelMetadata.read(model_dir)
     compiled = metadata.serving.compiled
-    artifact = model_dir / (compiled.file if compiled is not None else metadata.artifact)
+    artifact = model_dir / metadata.served_artifact
     if fault == "missing":
         artifact.unlink()
     elif fault == "truncated":
