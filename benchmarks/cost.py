@@ -73,6 +73,11 @@ PRICES = {
                                    "https://aws.amazon.com/eventbridge/pricing/"),
     "logs_filter_gb": Price(0.0, "per GB read with FilterLogEvents (not a priced item; Logs "
                             "Insights would charge per GB scanned)", CLOUDWATCH),
+    # Priced for the decision in docs/benchmarks.md, not deployed: the page's US East figures.
+    "snapstart_cache_gb_second": Price(0.0000015046, "per GB-second cached, for each SnapStart "
+                                       "version while it is active (Python)", LAMBDA),
+    "snapstart_restore_gb": Price(0.0001397998, "per GB restored at a cold start (Python)",
+                                  LAMBDA),
 }
 # AWS's always-free allowances per account and month. The 12-month offers (API Gateway, ECR)
 # no longer exist for accounts opened after 15 July 2025 (credits replaced them), so none is
@@ -308,6 +313,14 @@ def projected_init_s(memory_mb: int, measured: dict[str, Any]) -> float:
 def first_answer_s(memory_mb: int, measured: dict[str, Any]) -> float:
     """A cold start's time to first answer in the function: init plus the first request."""
     return projected_init_s(memory_mb, measured) + float(measured["first_request_s"]) / cpu_share(memory_mb)
+
+
+def snapstart_monthly_usd(memory_mb: int, cold_starts_per_month: float, versions: int = 1) -> float:
+    """What SnapStart would add a month: the cache of every active version (a month of seconds
+    each) and one restore per cold start, at the function's memory."""
+    gb = memory_mb / 1024
+    return (versions * gb * 30 * 24 * 3600 * PRICES["snapstart_cache_gb_second"].usd
+            + cold_starts_per_month * gb * PRICES["snapstart_restore_gb"].usd)
 
 
 def billed_request_ms(memory_mb: int, measured: dict[str, Any]) -> int:

@@ -21,7 +21,8 @@ INFRA_DIR = REPO_ROOT / "infra"
 STACK_NAME = "SleepAdvisor-dev"
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
-# cdk.json holds CDK's feature flags (stage defaults are StageConfig's): what every synth reads.
+# cdk.json holds CDK's feature flags and the benchmarked memory size (StageConfig's default):
+# what every synth reads.
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
 SLACK_CONTEXT = {
     "slack_workspace_id": "T0123ABCD", "slack_channel_id": "C0456EFGH",

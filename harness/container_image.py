@@ -252,7 +252,8 @@ def rebuild_image(cached: ImageBuild, cached_context: Path, workdir: Path,
             # requirements under /tmp), which a per-layer cache would still have.
             build.follow(instruction, context)
         else:  # a cached RUN, whose files are in the copied root
-            build.layers.append(cached.layers[number])
+            build.layers.append({str(build.root / Path(entry).relative_to(cached.root))
+                                 for entry in cached.layers[number]})
     build.dockerfile = cached.dockerfile
     return build
 

@@ -15,6 +15,11 @@ installed_before=$(ls -1 "$target" 2>/dev/null || true)
 requirements="${2:-$(dirname "$0")}"
 model_metadata="${3:-}"
 
+# The AWS APIs the image's commands call through botocore: the pre-traffic hook (lambda,
+# codedeploy, sns), the drift check (logs, sns) and the X-Ray SDK's sampling rules (xray).
+# tests/unit/test_supply_chain.py keeps this list equal to the services chalicelib creates.
+BOTOCORE_SERVICES="codedeploy lambda logs sns xray"
+
 # The platform arguments, shared with lock.py (no spaces inside any of them).
 platform=$(grep -v '^#' "$requirements/lambda-platform")
 
@@ -48,15 +53,34 @@ print(metadata["serving"]["runtime"], metadata["input"])
     esac
 fi
 
-# Test suites shipped inside numpy, scipy and scikit-learn are over a third of the installed
-# size and never run in Lambda; the test suite proves the service works without them. Python
-# does the walk: the AWS base image is Amazon Linux 2023 minimal, which has no `find`.
+# What the function never loads, removed from the task root (Python does the walk: the AWS base
+# image is Amazon Linux 2023 minimal, which has no `find`); the test suite proves the service,
+# its pre-traffic hook and its drift check work without them:
+# - the test suites shipped inside numpy, scipy and scikit-learn (a third of their size);
+# - botocore's API models of every service but those the image calls (BOTOCORE_SERVICES: the
+#   pre-traffic hook's, the drift check's, the X-Ray SDK's): 17 of its 17.1 MB compressed;
+# - ONNX Runtime's model tools (transformers, quantization, tools) and its C API library
+#   libonnxruntime.so, which its Python module does not link (it carries its own copy):
+#   13 of its 25 MB compressed.
 "${PYTHON:-python3}" -c '
 import pathlib, shutil, sys
-for folder in sorted(pathlib.Path(sys.argv[1]).rglob("tests"), reverse=True):
+root = pathlib.Path(sys.argv[1])
+for folder in sorted(root.rglob("tests"), reverse=True):
     if folder.is_dir():
         shutil.rmtree(folder)
-' "$target"
+services = set(sys.argv[2].split())
+models = root / "botocore" / "data"
+if models.is_dir():
+    for service in models.iterdir():
+        if service.is_dir() and service.name not in services:
+            shutil.rmtree(service)
+runtime = root / "onnxruntime"
+for unused in ("transformers", "quantization", "tools"):
+    if (runtime / unused).is_dir():
+        shutil.rmtree(runtime / unused)
+for library in (runtime / "capi").glob("libonnxruntime.so*"):
+    library.unlink()
+' "$target" "$BOTOCORE_SERVICES"
 
 # Bytecode for every installed module. Lambda's task root is read-only, so a module without
 # valid bytecode is compiled again at every cold start. pip writes timestamp-checked .pyc files,

@@ -8,7 +8,9 @@ credentials, Slack ids and e-mail addresses from context.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk import aws_logs as logs
@@ -35,6 +37,13 @@ RETENTION = {
 }
 
 
+def benchmarked_memory_mb() -> int:
+    """The memory rule's choice (docs/benchmarks.md), which `make bench` writes into
+    infra/cdk.json's context: the stage's default, read by CDK and by this model alike."""
+    cdk_json = Path(__file__).resolve().parents[1] / "cdk.json"
+    return int(json.loads(cdk_json.read_text())["context"]["memory_size_mb"])
+
+
 class StageConfig(BaseModel):
     """One deployment stage of the service: every setting, its default and what it means.
 
@@ -47,7 +56,7 @@ class StageConfig(BaseModel):
         default="dev", pattern=r"^[a-z][a-z0-9-]{0,19}$",
         description="stack name `SleepAdvisor-<stage>`; deploy several stages side by side")
     memory_size_mb: int = Field(
-        default=1769, ge=128, le=10240,
+        default=benchmarked_memory_mb(), ge=128, le=10240,
         description="Lambda memory (and so CPU share: 1,769 MB is one full vCPU); chosen in "
         "[docs/benchmarks.md](docs/benchmarks.md) by the cold start it buys per cent a month")
     timeout_seconds: int = Field(

@@ -26,15 +26,18 @@ def test_every_requirement_is_pinned() -> None:
                 assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==\S+$", line), f"{path.name}: {line}"
 
 
+LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock",
+         "scikit-learn.txt": "scikit-learn.lock", "onnxruntime.txt": "onnxruntime.lock",
+         "dataframe.txt": "dataframe.lock"}
+
+
 def test_lock_files_pin_exactly_the_runtime_requirements() -> None:
-    for source, lock in (("runtime.txt", "runtime.lock"),
-                         ("runtime-no-deps.txt", "runtime-no-deps.lock"),
-                         ("dataframe.txt", "dataframe.lock")):
+    for source, lock in LOCKS.items():
         assert pins(REQUIREMENTS / lock) == pins(REQUIREMENTS / source), lock
 
 
 def test_every_locked_wheel_has_a_sha256() -> None:
-    for lock in ("runtime.lock", "runtime-no-deps.lock", "dataframe.lock"):
+    for lock in LOCKS.values():
         text = (REQUIREMENTS / lock).read_text()
         assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) == len(pins(REQUIREMENTS / lock))
 
@@ -51,3 +54,24 @@ def test_lock_and_install_read_the_one_platform_definition() -> None:
 
     assert "--platform" in module.PLATFORM_FLAGS and "manylinux_2_28_x86_64" in module.PLATFORM_FLAGS
     assert "lambda-platform" in script and "--platform" not in script
+
+
+def test_the_botocore_models_kept_in_the_image_are_the_services_the_service_calls() -> None:
+    # install-runtime.sh removes every other service's API model: a client for a service not
+    # listed would fail in the image alone ("Unknown service").
+    script = (REQUIREMENTS / "install-runtime.sh").read_text()
+    [listed] = re.findall(r'^BOTOCORE_SERVICES="([a-z0-9 -]+)"$', script, flags=re.MULTILINE)
+    created = {name for source in (REPO_ROOT / "chalicelib").glob("*.py")
+               for name in re.findall(r'create_client\(\s*"([a-z0-9-]+)"', source.read_text())}
+    # The X-Ray SDK's own client, for centralized sampling rules.
+    assert set(listed.split()) == created | {"xray"}
+
+
+def test_the_compiled_models_runtime_is_the_locked_one() -> None:
+    # save_model checked the graph in the dev venv's ONNX Runtime, which is the image's pin.
+    from chalicelib.metadata import ModelMetadata
+    from harness.samples import MODEL_DIR
+
+    compiled = ModelMetadata.read(MODEL_DIR).serving.compiled
+    if compiled is not None:
+        assert pins(REQUIREMENTS / "onnxruntime.lock")["onnxruntime"] == compiled.runtime_version
