@@ -112,9 +112,10 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def new_trace_id() -> str:
+def new_trace_id(*, sampled: bool = True) -> str:
     epoch = f"{int(time.time()):08x}"
-    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+    return (f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};"
+            f"Sampled={int(sampled)}")
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,10 @@ class LambdaFunction:
             api.server_close()
 
     def invoke(self, event: dict[str, Any], timeout_seconds: float = 60,
-               client_context: dict[str, Any] | None = None) -> Invocation:
-        invocation = Invocation(str(uuid.uuid4()), event, new_trace_id(),
+               client_context: dict[str, Any] | None = None, *,
+               sampled: bool = True) -> Invocation:
+        """One invocation; `sampled` is X-Ray's decision in its trace header."""
+        invocation = Invocation(str(uuid.uuid4()), event, new_trace_id(sampled=sampled),
                                 client_context=client_context)
         self.api.by_id[invocation.request_id] = invocation
         self.api.pending.put(invocation)

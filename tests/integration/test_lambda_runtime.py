@@ -108,6 +108,21 @@ def test_traces_have_load_handler_and_inference_subsegments(
     assert all("metadata" not in d or "sleep_advisor" in d["metadata"] for d in documents)
 
 
+def test_a_request_x_ray_does_not_sample_sends_no_subsegment(
+    image_layout: ImageLayout, xray_daemon: XRayDaemon
+) -> None:
+    env = {**chalice_environment(), "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address}
+    with LambdaFunction.start(image_layout, env) as function:
+        unsampled = function.invoke(predict_event({"features": SAMPLE_INSTANCE}), sampled=False)
+        sampled = function.invoke(predict_event({"features": SAMPLE_INSTANCE}))
+        documents = xray_daemon.received()
+
+    assert unsampled.response["statusCode"] == sampled.response["statusCode"] == 200
+    traces = {document["trace_id"] for document in documents}
+    assert trace_root(unsampled.trace_id) not in traces
+    assert trace_root(sampled.trace_id) in traces
+
+
 def test_unreachable_daemon_does_not_fail_requests(image_layout: ImageLayout) -> None:
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
