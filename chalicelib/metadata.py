@@ -38,6 +38,10 @@ Runtime = Literal["onnxruntime", "scikit-learn"]
 _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+# Records save_model added over time: a metadata file without one was saved before it.
+SAVED_LATER = ("baseline", "serving")
+
+
 class ModelLoadError(RuntimeError):
     """The artifact or its metadata cannot be trusted; the service must not start."""
 
@@ -181,6 +185,13 @@ class ModelMetadata(FrozenModel):
                 f"{path}: metadata file is missing; a model directory is written by "
                 "chalicelib.saving.save_model (model/README.md)") from None
         except ValidationError as error:  # also malformed JSON and bytes that are not UTF-8
+            missing = sorted({str(e["loc"][0]) for e in error.errors()
+                              if e["type"] == "missing" and e["loc"][0] in SAVED_LATER})
+            if missing:
+                raise ModelLoadError(
+                    f"{path}: metadata has no {' or '.join(repr(m) for m in missing)}: the model "
+                    "was saved by an earlier save_model; run its training script again (it "
+                    "records the drift baseline and the serving runtime)") from None
             raise ModelLoadError(f"{path}: metadata is invalid: {error}") from None
 
     @property

@@ -132,6 +132,16 @@ def test_other_scikit_learn_version_refuses_to_load(model_copy: Path) -> None:
         load_model_package(model_copy, runtime=SCIKIT_LEARN)
 
 
+def test_a_model_saved_before_the_serving_record_is_told_to_save_again(model_copy: Path) -> None:
+    path = model_copy / METADATA_FILENAME
+    metadata = json.loads(path.read_text())
+    del metadata["serving"]
+    path.write_text(json.dumps(metadata))
+
+    with pytest.raises(ModelLoadError, match="has no 'serving': the model was saved by an earlier"):
+        load_model_package(model_copy)
+
+
 def test_invalid_metadata_refuses_to_load(model_copy: Path) -> None:
     edit_metadata(model_copy, classes=[{"id": "only_one", "advice": "x"}])
 
