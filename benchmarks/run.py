@@ -33,6 +33,7 @@ from benchmarks.cost import (
 from benchmarks.cost import (
     render as render_bill,
 )
+from chalicelib.contract import LATENCY_OBJECTIVE_MS
 from chalicelib.metadata import ONNX_RUNTIME, SCIKIT_LEARN
 from harness import REPO_ROOT
 
@@ -288,8 +289,9 @@ for one night {ratios['warm_handler_p50']:.2f}× scikit-learn's handler; depende
     return f"""# Benchmarks
 
 Written by `make bench` (`python -m benchmarks.run`); `docs/benchmarks.json` holds the figures
-other tools read (the cost model, and the test that keeps the stage's default memory size (`StageConfig` in `infra/sleep_advisor_infra/config.py`) equal
-to the recommendation below).
+other tools read (the cost model, and the test that keeps the stage's default memory size,
+`memory_size_mb` in `infra/cdk.json`'s context, equal to the recommendation below, which
+`make bench` writes there).
 
 {machine_description()}
 Absolute times depend on the machine: compare figures from one run, or from runs back to back.
@@ -298,7 +300,7 @@ Absolute times depend on the machine: compare figures from one run, or from runs
 The real handler `app.app` with an API Gateway proxy event for `POST /predict`, {warm['calls']}
 calls per variant in alternating blocks of {warm['block']}; milliseconds.
 
-| request | variant | p50 | p99 | p50 over `predict_proba` |
+| request | variant | p50 | p99 | p50 minus `predict_proba`'s |
 |---|---|---|---|---|
 {chr(10).join(warm_rows)}
 
@@ -328,7 +330,8 @@ and the same model in the image scikit-learn serves it from; each at Lambda's CP
 (`/dev/shm`): this VM evicts its page cache under memory pressure, and a read from disk would
 be measured instead. Runs alternate between every variant; median of {len(shipped['shares'][full]['runs'])}
 runs each. "Model load" is the function's own "model loaded" log line: hashes, loading the
-artifact and asking the golden questions.
+artifact and asking the golden questions; for scikit-learn it includes importing scikit-learn,
+SciPy and joblib, which the service imports only when they serve.
 
 | serving runtime | CPU share of MB | first answer s (wall) | CPU s | import s | model load ms | first request ms | peak RSS MB |
 |---|---|---|---|---|---|---|---|
@@ -347,10 +350,12 @@ self time by package), {imports}.
 
 **SnapStart is not needed.** It would restore a snapshot instead of this start-up, for
 ${snapstart:.2f} a month at {memory} MB (the cache of one active version and a restore per cold
-start; every version CodeDeploy keeps active adds the cache again), more than the whole
-stage's bill (section 4), to save part of a {chosen['first_answer_s']:.2f} s cold start that is a
-tenth of the 10 s objective. It also cannot be combined with provisioned concurrency, and
-Chalice has no switch for it (aws/chalice issue 2147).
+start; every version CodeDeploy keeps active adds the cache again), against
+${measured['bill']['default']['year 1']['total_list_usd']:.2f} for the whole default stage
+(section 4), to shorten a {chosen['first_answer_s']:.2f} s cold start that is
+{chosen['first_answer_s'] / (LATENCY_OBJECTIVE_MS / 1000):.0%} of the {LATENCY_OBJECTIVE_MS / 1000:.0f} s objective. It also cannot be
+combined with provisioned concurrency, and Chalice has no switch for it (aws/chalice issue
+2147).
 
 ### Memory size
 A cold start's time to first answer, projected at Lambda's CPU share (memory / 1,769 MB, one
