@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from chalicelib import compiling, golden
+from chalicelib import compiling, contract, golden
 from chalicelib.metadata import (
     COMPILED_FILENAME,
     ONNX_RUNTIME,
@@ -45,7 +45,8 @@ def test_a_compiled_model_answers_every_sampled_request_as_scikit_learn(model_di
 def test_the_committed_models_are_compiled_at_the_precision_their_kernels_take() -> None:
     # Boosted trees: ONNX Runtime's tree kernels are float32 only. The DataFrame pipeline
     # (scaler, one-hot encoder, logistic regression) runs in float64, exact to the last bits.
-    served, second = ModelMetadata.read(MODEL_DIR), ModelMetadata.read(SECOND_MODEL_DIR)
+    served = ModelMetadata.read(contract.BUNDLED_MODEL_DIR)
+    second = ModelMetadata.read(SECOND_MODEL_DIR)
     precisions = {m.name: m.serving.compiled.precision for m in (served, second)
                   if m.serving.compiled is not None}
 
