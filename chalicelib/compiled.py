@@ -25,6 +25,8 @@ from chalicelib.metadata import (
 
 # The graph's input for a model fitted on an array: one tensor of every feature.
 ARRAY_INPUT = "X"
+# ONNX Runtime's severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal.
+ERRORS_ONLY = 3
 
 
 def feeds(metadata: ModelMetadata, precision: str,
@@ -52,12 +54,15 @@ class CompiledPredictor:
         self._metadata = metadata
         self._precision = compiled.precision
         self.classes = compiled.class_order
+        # Its warnings would be plain-text lines in a JSON log: the session's own logger and
+        # the process-wide one it creates with the first session (which, in 1.2x-1.3x, warns
+        # when GPU discovery finds no device, microsoft/onnxruntime issue 26763) say errors only.
+        onnxruntime.set_default_logger_severity(ERRORS_ONLY)
         options = onnxruntime.SessionOptions()
         # One request at a time per container, as for scikit-learn: no thread pool to share.
         options.intra_op_num_threads = contract.THREADS
         options.inter_op_num_threads = contract.THREADS
-        # Its warnings would be plain-text lines in a JSON log.
-        options.log_severity_level = 3
+        options.log_severity_level = ERRORS_ONLY
         try:
             self._session = onnxruntime.InferenceSession(
                 graph, sess_options=options, providers=["CPUExecutionProvider"])
