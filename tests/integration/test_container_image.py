@@ -112,7 +112,22 @@ def test_installed_wheels_are_built_for_the_lambda_platform(image_layout: ImageL
     compiled = [tag for tag in tags if not tag.endswith("-any")]
 
     assert wheels and compiled
-    assert all(re.fullmatch(r"cp312-(cp312|abi3)-manylinux\w*x86_64", tag) for tag in compiled), compiled
+    # CPython 3.12 extensions, the stable ABI, or a pure-Python interface to a bundled library
+    # (py3-none-manylinux: xgboost-cpu's), each for x86_64 Linux.
+    assert all(is_lambda_platform_tag(tag) for tag in compiled), compiled
+
+
+def is_lambda_platform_tag(tag: str) -> bool:
+    return re.fullmatch(r"(cp312-(cp312|abi3|none)|py3-none)-manylinux\w*x86_64", tag) is not None
+
+
+@pytest.mark.parametrize(("tag", "runs"), [
+    ("cp312-cp312-manylinux_2_17_x86_64", True), ("cp312-abi3-manylinux_2_28_x86_64", True),
+    ("py3-none-manylinux_2_28_x86_64", True), ("cp311-cp311-manylinux_2_17_x86_64", False),
+    ("cp312-cp312-macosx_11_0_arm64", False), ("py3-none-manylinux_2_28_aarch64", False),
+])
+def test_the_wheel_tags_accepted_are_those_lambda_runs(tag: str, runs: bool) -> None:
+    assert is_lambda_platform_tag(tag) is runs
 
 
 def test_dockerignore_keeps_the_context_to_what_the_image_needs() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
+from typing import Any
 
 from harness import REPO_ROOT
 
@@ -42,7 +44,7 @@ def test_every_locked_wheel_has_a_sha256() -> None:
         assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) == len(pins(REQUIREMENTS / lock))
 
 
-def test_lock_and_install_read_the_one_platform_definition() -> None:
+def lock_module() -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("lock", REQUIREMENTS / "lock.py")
@@ -50,6 +52,49 @@ def test_lock_and_install_read_the_one_platform_definition() -> None:
         raise ImportError("requirements/lock.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+# Amazon Linux 2023's glibc, which the Lambda Python 3.12 base image runs.
+BASE_IMAGE_GLIBC_MINOR = 34
+
+
+def test_the_platform_lists_every_manylinux_level_the_base_images_glibc_runs() -> None:
+    # pip matches only the platforms it is given: a wheel tagged manylinux_2_27 alone would be
+    # invisible to a list of _2_28 and _2_17, though glibc 2.34 runs it.
+    flags = lock_module().PLATFORM_FLAGS
+    platforms = [flags[i + 1] for i, flag in enumerate(flags) if flag == "--platform"]
+
+    assert set(platforms) == {f"manylinux_2_{minor}_x86_64"
+                              for minor in range(17, BASE_IMAGE_GLIBC_MINOR + 1)} | {
+        "manylinux2014_x86_64"}
+
+
+def test_a_lock_missing_a_dependency_is_refused_naming_it(tmp_path: Path) -> None:
+    lock = lock_module()
+    wheel = tmp_path / "teamlib-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("teamlib-1.0.dist-info/METADATA",
+                         "Metadata-Version: 2.1\nName: teamlib\nVersion: 1.0\n"
+                         "Requires-Dist: numpy>=2\nRequires-Dist: tqdm\n"
+                         "Requires-Dist: pywin32; sys_platform == 'win32'\n"
+                         "Requires-Dist: pytest; extra == 'test'\n")
+    name, needs = lock.wheel_requirements(wheel)
+    pinned = {source: set(pins(REQUIREMENTS / source)) for source in lock.LOCKS}
+    requirements = {project: set() for projects in pinned.values() for project in projects}
+    requirements["teamlib"] = needs
+    pinned["scikit-learn.txt"].add("teamlib")
+
+    # Only what Linux needs without extras; numpy is in the runtime set.
+    assert (name, needs) == ("teamlib", {"numpy", "tqdm"})
+    assert lock.unpinned(requirements, pinned) == [
+        "scikit-learn.txt: teamlib needs tqdm, pinned in none of runtime.txt, scikit-learn.txt"]
+    requirements["teamlib"] = {"numpy"}
+    assert lock.unpinned(requirements, pinned) == []
+
+
+def test_lock_and_install_read_the_one_platform_definition() -> None:
+    module = lock_module()
     script = (REQUIREMENTS / "install-runtime.sh").read_text()
 
     assert "--platform" in module.PLATFORM_FLAGS and "manylinux_2_28_x86_64" in module.PLATFORM_FLAGS
