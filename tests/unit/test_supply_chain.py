@@ -81,7 +81,8 @@ def test_a_lock_missing_a_dependency_is_refused_naming_it(tmp_path: Path) -> Non
                          "Requires-Dist: pytest; extra == 'test'\n")
     name, needs = lock.wheel_requirements(wheel)
     pinned = {source: set(pins(REQUIREMENTS / source)) for source in lock.LOCKS}
-    requirements = {project: set() for projects in pinned.values() for project in projects}
+    requirements: dict[str, set[str]] = {project: set() for projects in pinned.values()
+                                         for project in projects}
     requirements["teamlib"] = needs
     pinned["scikit-learn.txt"].add("teamlib")
 
