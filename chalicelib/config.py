@@ -20,8 +20,8 @@ class Settings(BaseModel):
     model_dir: Path = contract.BUNDLED_MODEL_DIR
     # At most EMF's 100 values per metric, so one request's probabilities fit one document.
     max_batch_instances: int = Field(default=contract.MAX_BATCH_INSTANCES, ge=1, le=100)
-    # Lambda's synchronous payload limit is 6 MB.
-    max_body_bytes: int = Field(default=contract.MAX_BODY_BYTES, ge=1024, le=6 * 1024 * 1024)
+    max_body_bytes: int = Field(default=contract.MAX_BODY_BYTES, ge=1024,
+                                le=contract.LAMBDA_SYNC_PAYLOAD_BYTES)
     # Sleep features are health data: they reach the logs only when this is set, and then
     # only at DEBUG level, i.e. for the share of invocations POWERTOOLS_LOGGER_SAMPLE_RATE picks.
     log_features: bool = False

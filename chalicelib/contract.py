@@ -73,8 +73,11 @@ STAGE_VARIABLE: Final = ENVIRONMENT_PREFIX + "STAGE"
 # 100 nights covers a quarter of history in one call while bounding one request's work; it is
 # also the most values one EMF document may carry for a metric.
 MAX_BATCH_INSTANCES: Final = 100
-# A full batch of 100 instances is about 25 KiB of JSON; 64 KiB leaves room for spacing.
+# A full batch of the bundled model's 100 nights is at most 33 KiB of JSON
+# (schemas.largest_body_bytes); 64 KiB leaves room for spacing and for wider models.
 MAX_BODY_BYTES: Final = 64 * 1024
+# Lambda's limit on a synchronous invocation's payload: no body limit can be above it.
+LAMBDA_SYNC_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
 
 # A container answers one request at a time, so BLAS/OpenMP thread pools have nothing to share
 # out (and below 1,769 MB, one vCPU, they compete for a fraction of one). Lambda has no

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 import sklearn
 from sklearn.metrics import accuracy_score, f1_score
 
-from chalicelib import compiling, drift, golden
+from chalicelib import compiling, contract, drift, golden
 from chalicelib.advisor import ScikitLearnPredictor, SleepAdvisor, serving_problem
 from chalicelib.config import get_settings
 from chalicelib.golden import GoldenAnswers, GoldenExample
@@ -53,7 +54,7 @@ from chalicelib.metadata import (
     sha256_of,
 )
 from chalicelib.model_package import ModelPackage, load_model_package, unpickle
-from chalicelib.schemas import RequestSchema
+from chalicelib.schemas import RequestSchema, batch_limits_problem, largest_body_bytes
 
 # Golden examples per class, drawn from held-out rows of that class: enough to exercise every
 # class's path through the model, few enough to keep start-up fast (each is one predict call).
@@ -165,6 +166,11 @@ def save_model(
         conflict = committed_version_conflict(output_dir, metadata)
         if conflict is not None:
             raise ModelRejected(conflict)
+        limits = batch_limits_problem(metadata, contract.MAX_BATCH_INSTANCES,
+                                      contract.MAX_BODY_BYTES)
+        if limits is not None:  # the model can serve, but not with the default limits
+            warnings.warn(f"{limits} (the defaults; make check-model and cdk synth refuse it "
+                          "until then)", stacklevel=2)
         output_dir.mkdir(parents=True, exist_ok=True)
         for file_name in PACKAGE_FILES + OPTIONAL_PACKAGE_FILES:
             if (staging / file_name).exists():
@@ -293,6 +299,9 @@ def describe(package: ModelPackage) -> str:
         f"  golden answers: {len(package.golden.examples)} examples, all answered within "
         f"{package.golden.tolerance}",
         f"  low-probability alarm below {metadata.low_probability_threshold}",
+        f"  a full batch of {package.request_schema.max_batch_instances} nights takes at most "
+        f"{largest_body_bytes(metadata, package.request_schema.max_batch_instances):,} bytes "
+        f"(body limit {package.request_schema.max_body_bytes:,})",
         "",
         "POST /predict features (JSON object, every field required):",
     ]
@@ -335,12 +344,22 @@ def main(argv: list[str] | None = None) -> int:
                        help="the runtime to check with (default: the one the model names, as "
                             "the image; or SLEEP_ADVISOR_RUNTIME)")
     args = parser.parse_args(argv)
+    settings = get_settings()
     try:
-        package = load_model_package(args.model_dir, runtime=args.runtime)
+        package = load_model_package(args.model_dir, runtime=args.runtime,
+                                     max_batch_instances=settings.max_batch_instances,
+                                     max_body_bytes=settings.max_body_bytes)
     except ModelLoadError as error:
         print(f"model check failed: {error}", file=sys.stderr)
         return 1
     print(describe(package))
+    limits = batch_limits_problem(package.advisor.metadata, settings.max_batch_instances,
+                                  settings.max_body_bytes)
+    if limits is not None:
+        print(f"model check failed: {limits} (SLEEP_ADVISOR_MAX_BODY_BYTES and "
+              "SLEEP_ADVISOR_MAX_BATCH_INSTANCES here; -c max_body_bytes=... or "
+              "-c max_batch_instances=... for a deployed stage)", file=sys.stderr)
+        return 1
     return 0
 
 

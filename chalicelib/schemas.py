@@ -121,7 +121,10 @@ class RequestSchema:
         if len(raw_body) > self.max_body_bytes:
             raise RequestRejected(
                 413, "PayloadTooLarge",
-                f"Request body is {len(raw_body)} bytes; the limit is {self.max_body_bytes}.",
+                f"Request body is {len(raw_body)} bytes; the limit is {self.max_body_bytes}. "
+                f"Send the nights in smaller batches (at most {self.max_batch_instances} "
+                f"instances and {self.max_body_bytes} bytes a request), or raise the stage's "
+                "max_body_bytes setting.",
             )
         try:
             document = json.loads(raw_body, object_pairs_hook=_reject_duplicate_keys)
@@ -163,6 +166,40 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     for part in location:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"
+
+
+# The longest shortest-round-trip form of a double, as JSON.stringify and Python's json write
+# it: a sign, 17 significant digits, a point and a three-digit exponent ("-1.2345678901234567e-308").
+LONGEST_NUMBER = 24
+
+
+def _longest_value(spec: FeatureSpec) -> str:
+    if spec.type == "integer":
+        return max((str(int(spec.minimum)), str(int(spec.maximum))), key=len)
+    return "-" * (spec.minimum < 0) + "9" * (LONGEST_NUMBER - (spec.minimum < 0))
+
+
+def largest_body_bytes(metadata: ModelMetadata, instances: int) -> int:
+    """The largest /predict body a batch of `instances` of this model's nights can take, each
+    value at its longest shortest-round-trip form, JSON with Python's default separators (a
+    client's compact JSON is smaller)."""
+    night = {spec.name: _longest_value(spec) for spec in metadata.features}
+    one = "{" + ", ".join(f'"{name}": {value}' for name, value in night.items()) + "}"
+    return len('{"instances": []}') + instances * len(one) + (instances - 1) * len(", ")
+
+
+def batch_limits_problem(metadata: ModelMetadata, max_batch_instances: int,
+                         max_body_bytes: int) -> str | None:
+    """Why a full batch of this model's nights may not fit the body limit, with the settings
+    that would fit; None when it always fits."""
+    largest = largest_body_bytes(metadata, max_batch_instances)
+    if largest <= max_body_bytes:
+        return None
+    fits = max(n for n in range(1, max_batch_instances + 1)
+               if n == 1 or largest_body_bytes(metadata, n) <= max_body_bytes)
+    return (f"a full batch of {max_batch_instances} {metadata.name} nights can take "
+            f"{largest:,} bytes, over the body limit of {max_body_bytes:,}: set max_body_bytes "
+            f"to at least {largest} or max_batch_instances to at most {fits}")
 
 
 def _gateway_number(spec: FeatureSpec) -> dict[str, Any]:

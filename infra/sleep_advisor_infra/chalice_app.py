@@ -80,6 +80,7 @@ class ChaliceApp(Construct):
             "environment_variables": {
                 contract.METRICS_NAMESPACE_VARIABLE: config.metrics_namespace,
                 setting_variable("max_batch_instances"): str(config.max_batch_instances),
+                setting_variable("max_body_bytes"): str(config.max_body_bytes),
             },
             # The role is created with only what the function needs; Chalice's own would allow
             # writing to every log group in the account.

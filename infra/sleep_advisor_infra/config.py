@@ -79,6 +79,11 @@ class StageConfig(BaseModel):
         default=contract.MAX_BATCH_INSTANCES, ge=1, le=contract.MAX_BATCH_INSTANCES,
         description="the largest batch one `/predict` request may carry (1–100), given to the "
         "function and to API Gateway's request model alike")
+    max_body_bytes: int = Field(
+        default=contract.MAX_BODY_BYTES, ge=1024, le=contract.LAMBDA_SYNC_PAYLOAD_BYTES,
+        description="the largest `/predict` body the function reads (at most Lambda's 6 MB); "
+        "`cdk synth` refuses a model whose full batch could be larger, naming the settings that "
+        "fit (API Gateway's request model checks the parsed body, not its size)")
     user_pool_arn: str = Field(
         default="", description="trust an existing Cognito user pool that the mobile app signs "
         "users in with instead of creating one")

@@ -15,6 +15,7 @@ from chalicelib.contract import BUNDLED_MODEL_DIR
 from chalicelib.metadata import ModelMetadata
 from chalicelib.model_package import ModelLoadError, load_model_package
 from chalicelib.saving import committed_version_conflict
+from chalicelib.schemas import batch_limits_problem
 from sleep_advisor_infra.account import ApiGatewayLoggingRole
 from sleep_advisor_infra.alerting import Alerting
 from sleep_advisor_infra.api_stage import ApiStage
@@ -28,8 +29,10 @@ from sleep_advisor_infra.users import AppUsers
 
 
 @functools.cache
-def shipped_model(model_dir: Path) -> ModelMetadata:
-    """The metadata of the model in `model_dir`, once it has loaded as the function loads it."""
+def shipped_model(model_dir: Path, config: StageConfig | None = None) -> ModelMetadata:
+    """The metadata of the model in `model_dir`, once it has loaded as the function loads it
+    and a full batch of its nights fits the stage's body limit."""
+    config = config or StageConfig()
     try:
         metadata = load_model_package(model_dir).advisor.metadata
     except ModelLoadError as error:
@@ -37,6 +40,10 @@ def shipped_model(model_dir: Path) -> ModelMetadata:
     conflict = committed_version_conflict(model_dir, metadata)
     if conflict is not None:
         raise SystemExit(f"{model_dir} cannot be deployed: {conflict}")
+    limits = batch_limits_problem(metadata, config.max_batch_instances, config.max_body_bytes)
+    if limits is not None:
+        raise SystemExit(f"{model_dir} cannot be deployed with these settings: {limits} "
+                         "(cdk deploy -c name=value)")
     return metadata
 
 
@@ -70,7 +77,7 @@ class SleepAdvisorStack(Stack):
         # Its features shape the gateway's request model, its name, version and classes the
         # dashboard and alarms. It is loaded and asked its golden questions here, so a model
         # that could not serve fails `cdk synth` and `cdk deploy` before an image is built.
-        model = shipped_model(model_dir)
+        model = shipped_model(model_dir, config)
         _warn_if_another_model_is_configured(self, model_dir, model)
 
         users = AppUsers(self, "Users", user_pool_arn=config.user_pool_arn)

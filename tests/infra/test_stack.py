@@ -61,6 +61,7 @@ def test_context_sets_memory_throttling_concurrency_and_limits(
     # One setting, given to the function and to the gateway's model alike.
     assert function["Environment"]["Variables"]["SLEEP_ADVISOR_MAX_BATCH_INSTANCES"] == "25"
     assert model["properties"]["instances"]["maxItems"] == 25
+    assert function["Environment"]["Variables"]["SLEEP_ADVISOR_MAX_BODY_BYTES"] == "131072"
     assert function["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "SleepAdvisor/prod"
 
 
@@ -69,6 +70,14 @@ def test_context_sets_memory_throttling_concurrency_and_limits(
 def test_invalid_context_is_refused(synthesize: Callable[..., Template], bad: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         synthesize(**bad)
+
+
+def test_synthesis_refuses_a_body_limit_a_full_batch_cannot_fit(
+        synthesize: Callable[..., Template]) -> None:
+    with pytest.raises(SystemExit, match=r"cannot be deployed with these settings: a full batch of "
+                                         r"100 .* set max_body_bytes to at least \d+ or "
+                                         r"max_batch_instances to at most \d+"):
+        synthesize(max_body_bytes="2048")
 
 
 def test_synthesis_leaves_the_environment_as_it_found_it(tmp_path: Path) -> None:
