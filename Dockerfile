@@ -5,7 +5,7 @@ ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12@sha256:92c88c1adc374b073b07b12b
 FROM ${BASE_IMAGE}
 
 COPY requirements/runtime.lock requirements/runtime-no-deps.lock requirements/scikit-learn.lock \
-     requirements/onnxruntime.lock requirements/dataframe.lock \
+     requirements/onnxruntime.lock requirements/dataframe.lock requirements/model-libraries.lock \
      requirements/lambda-platform requirements/install-runtime.sh /tmp/requirements/
 RUN PIP_NO_CACHE_DIR=1 sh /tmp/requirements/install-runtime.sh "${LAMBDA_TASK_ROOT}" /tmp/requirements
 
@@ -26,11 +26,15 @@ ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 JOBLIB_MULTIPROCE
 
 COPY app.py ${LAMBDA_TASK_ROOT}/
 COPY chalicelib/ ${LAMBDA_TASK_ROOT}/chalicelib/
+# The model's own code (see model/components/__init__.py), as importable in
+# the function as in the training script.
+COPY model/components/ ${LAMBDA_TASK_ROOT}/model/components/
 # The task root is read-only in Lambda: Python cannot cache what it compiles there, so the
 # service's own modules would be compiled again at every cold start. Compile them here
 # (unchecked-hash: valid whatever the file times; the dependencies got theirs above).
 RUN python3 -m compileall -q --invalidation-mode unchecked-hash \
-        "${LAMBDA_TASK_ROOT}/app.py" "${LAMBDA_TASK_ROOT}/chalicelib" >/dev/null
+        "${LAMBDA_TASK_ROOT}/app.py" "${LAMBDA_TASK_ROOT}/chalicelib" \
+        "${LAMBDA_TASK_ROOT}/model/components" >/dev/null
 # The saved model package: model.joblib and, when it converted exactly, model.onnx.
 COPY model/model.* model/metadata.json model/golden.json model/baseline.json \
      ${LAMBDA_TASK_ROOT}/model/

@@ -26,7 +26,7 @@ MYPY := $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) --cache-d
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt \
 		requirements/scikit-learn.txt requirements/onnxruntime.txt requirements/dataframe.txt \
-		requirements/dev.txt
+		requirements/model-libraries.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@

@@ -39,7 +39,7 @@ _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 # Records save_model added over time: a metadata file without one was saved before it.
-SAVED_LATER = ("baseline", "serving")
+SAVED_LATER = ("baseline", "serving", "libraries")
 
 
 class ModelLoadError(RuntimeError):
@@ -161,6 +161,9 @@ class ModelMetadata(FrozenModel):
     golden: GoldenReference
     baseline: BaselineReference
     serving: Serving
+    # Every installed library the pickle imports (by distribution), at the version it was
+    # saved with: the function refuses to unpickle under another (chalicelib.pickled).
+    libraries: dict[str, str]
     monitoring: Monitoring = Monitoring()
     training: dict[str, str | int | float]
 
@@ -191,7 +194,7 @@ class ModelMetadata(FrozenModel):
                 raise ModelLoadError(
                     f"{path}: metadata has no {' or '.join(repr(m) for m in missing)}: the model "
                     "was saved by an earlier save_model; run its training script again (it "
-                    "records the drift baseline and the serving runtime)") from None
+                    "records the drift baseline, the serving runtime and the libraries it needs)") from None
             raise ModelLoadError(f"{path}: metadata is invalid: {error}") from None
 
     @property

@@ -29,6 +29,7 @@ from chalicelib.metadata import (
     Runtime,
     read_verified_bytes,
 )
+from chalicelib.pickled import installed_version
 from chalicelib.schemas import RequestSchema
 
 __all__ = ["ModelLoadError", "ModelPackage", "RuntimeChoice", "load_model_package", "unpickle"]
@@ -65,6 +66,17 @@ def unpickle(model_dir: Path, metadata: ModelMetadata) -> object:
             "compiled model, so it holds only ONNX Runtime") from None
     artifact_path = model_dir / metadata.artifact
     pickled = read_verified_bytes(artifact_path, metadata.artifact_sha256, "pickled model")
+    for library, version in metadata.libraries.items():
+        installed = installed_version(library)
+        if installed is None:
+            raise ModelLoadError(
+                f"{artifact_path}: needs {library}=={version}, which is not installed here; pin "
+                f"it in requirements/model-libraries.txt and run `make lock` (model/README.md, "
+                f"\"Using another library\")")
+        if installed != version:
+            raise ModelLoadError(
+                f"{artifact_path}: saved with {library} {version} but {installed} is installed; "
+                "save the model again, or pin the same version")
     if metadata.sklearn_version != sklearn.__version__:
         raise ModelLoadError(
             f"{artifact_path}: trained with scikit-learn {metadata.sklearn_version} but "

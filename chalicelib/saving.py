@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ import numpy as np
 import sklearn
 from sklearn.metrics import accuracy_score, f1_score
 
-from chalicelib import compiling, contract, drift, golden
+from chalicelib import compiling, contract, drift, golden, pickled
 from chalicelib.advisor import ScikitLearnPredictor, SleepAdvisor, serving_problem
 from chalicelib.config import get_settings
 from chalicelib.golden import GoldenAnswers, GoldenExample
@@ -92,6 +93,7 @@ def save_model(
     feature is the drift baseline the deployed stage compares its traffic with.
     """
     labels = np.asarray(held_out_labels)
+    libraries = _image_libraries(estimator)
     training_matrix = _feature_matrix(training_features, features, "training")
     train_rows = len(training_matrix)
     draft = ModelMetadata(
@@ -104,6 +106,7 @@ def save_model(
         golden=GoldenReference(sha256="0" * 64, examples=1),
         baseline=BaselineReference(sha256="0" * 64),
         serving=Serving(runtime=SCIKIT_LEARN, compared_requests=0, reason="not compiled yet"),
+        libraries=libraries,
         monitoring=monitoring or Monitoring(), training=training,
     )
     problem = serving_problem(estimator, draft)
@@ -180,6 +183,51 @@ def save_model(
     return metadata
 
 
+# The requirement files the image installs a scikit-learn model's libraries from.
+IMAGE_REQUIREMENTS = ("runtime.txt", "scikit-learn.txt", "dataframe.txt", "model-libraries.txt")
+
+
+def image_pins() -> dict[str, str]:
+    """Every library the image can install for a model, with its pinned version."""
+    pins: dict[str, str] = {}
+    for name in IMAGE_REQUIREMENTS:
+        path = contract.PROJECT_ROOT / "requirements" / name
+        for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+            project, separator, version = line.strip().partition("==")
+            if separator and not project.startswith("#"):
+                pins[project.lower().replace("_", "-")] = version
+    return pins
+
+
+def _image_libraries(estimator: Any) -> dict[str, str]:
+    """The libraries the estimator's pickle imports, each pinned for the image at the version
+    installed here; ModelRejected naming the fix for anything the image could not import."""
+    try:
+        modules = pickled.pickled_modules(estimator)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        raise ModelRejected(f"the estimator cannot be pickled: {error}; a function or class it "
+                            f"uses must be importable by name: define it in a module under "
+                            f"{pickled.COMPONENTS_HOME} and import it from there") from None
+    missing = pickled.unshippable(modules)
+    if missing:
+        where = ("your training script (__main__)" if "__main__" in missing
+                 else ", ".join(missing))
+        raise ModelRejected(
+            f"the pickle refers to code in {where}, which the image would not have: define "
+            f"it in a module under {pickled.COMPONENTS_HOME} (it ships in the image), import "
+            "it from there in the training script, and save again")
+    libraries = pickled.library_versions(modules)
+    pins = image_pins()
+    for library, version in libraries.items():
+        if pins.get(library) != version:
+            pinned = f" (pinned at {pins[library]})" if library in pins else ""
+            raise ModelRejected(
+                f"the pickle imports {library} {version}, which the image does not install"
+                f"{pinned}: add `{library}=={version}` to requirements/model-libraries.txt "
+                "and run `make lock` (model/README.md, \"Using another library\")")
+    return libraries
+
+
 def committed_version_conflict(model_dir: Path, metadata: ModelMetadata) -> str | None:
     """Why `metadata` must not be shipped from `model_dir`, if the last commit recorded another
     artifact under the same version there; None otherwise (or outside a git repository).
@@ -212,6 +260,10 @@ def _estimator_name(estimator: Any) -> str:
     steps = getattr(estimator, "steps", None)
     if steps:
         return f"{type(estimator).__name__}({', '.join(type(s).__name__ for _, s in steps)})"
+    # A wrapper (LabelEncodedClassifier) by what it wraps: "LabelEncodedClassifier(XGBClassifier)".
+    inner = getattr(estimator, "estimator_", None)
+    if inner is not None:
+        return f"{type(estimator).__name__}({type(inner).__name__})"
     return type(estimator).__name__
 
 

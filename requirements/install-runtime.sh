@@ -51,6 +51,21 @@ print(metadata["serving"]["runtime"], metadata["input"])
             pip_install --require-hashes --no-deps -r "$requirements/dataframe.lock" ;;
         *) echo "install-runtime.sh: unknown model runtime and input '$model_needs'" >&2; exit 2 ;;
     esac
+    # The other libraries the model's pickle imports (its metadata's `libraries`), from
+    # model-libraries.lock: only those, so one model's libraries do not weigh on another's image.
+    if [ "${model_needs%% *}" = "scikit-learn" ]; then
+        "${PYTHON:-python3}" -c '
+import json, re, sys
+needed = set(json.load(open(sys.argv[1], encoding="utf-8"))["libraries"])
+entries = re.split(r"\n(?=[a-z0-9])", open(sys.argv[2], encoding="utf-8").read())
+kept = [e for e in entries if e.split("==", 1)[0] in needed]
+open(sys.argv[3], "w", encoding="utf-8").write("\n".join(kept) + "\n")
+' "$model_metadata" "$requirements/model-libraries.lock" "$target/.model-libraries.lock"
+        if grep -q "==" "$target/.model-libraries.lock"; then
+            pip_install --require-hashes --no-deps -r "$target/.model-libraries.lock"
+        fi
+        rm -f "$target/.model-libraries.lock"
+    fi
 fi
 
 # What the function never loads, removed from the task root (Python does the walk: the AWS base

@@ -32,7 +32,7 @@ PLATFORM_FLAGS = [line for line in (HERE / "lambda-platform").read_text().splitl
                   if line and not line.startswith("#")]
 LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock",
          "scikit-learn.txt": "scikit-learn.lock", "onnxruntime.txt": "onnxruntime.lock",
-         "dataframe.txt": "dataframe.lock"}
+         "dataframe.txt": "dataframe.lock", "model-libraries.txt": "model-libraries.lock"}
 # What each image install can draw on (install-runtime.sh): the runtime set, then the model's own
 # runtime beside it (a DataFrame model's pandas beside scikit-learn).
 INSTALLS = {
@@ -41,6 +41,8 @@ INSTALLS = {
     "scikit-learn.txt": ("runtime.txt", "scikit-learn.txt"),
     "onnxruntime.txt": ("runtime.txt", "onnxruntime.txt"),
     "dataframe.txt": ("runtime.txt", "scikit-learn.txt", "dataframe.txt"),
+    "model-libraries.txt": ("runtime.txt", "scikit-learn.txt", "dataframe.txt",
+                            "model-libraries.txt"),
 }
 # Declared dependencies the image deliberately leaves out (their packages are installed with
 # --no-deps), by package: what would otherwise fail the closure check.

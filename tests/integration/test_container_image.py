@@ -86,7 +86,10 @@ def test_image_holds_the_service_the_model_and_runtime_dependencies_only(
     task = image_layout.task_root
 
     assert (task / "app.py").is_file() and (task / "chalicelib" / "advisor.py").is_file()
-    assert {p.name for p in (task / "model").iterdir()} == set(package_files(MODEL_DIR))
+    # The saved package, and the model's own code (model/components/), nothing else of model/.
+    assert {p.name for p in (task / "model").iterdir()} == {*package_files(MODEL_DIR),
+                                                           "components"}
+    assert not (task / "model" / "train.py").exists()
     for runtime_package in ("numpy", "aws_lambda_powertools", "aws_xray_sdk", "pydantic",
                             "chalice"):
         assert (task / runtime_package).is_dir(), runtime_package

@@ -39,7 +39,7 @@ from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_runtime import ImageLayout, LambdaFunction, dev_shm_is_modelled, installed
 from harness.logs_insights import json_lines
 from harness.samples import JSON, MODEL, SAMPLE_ADVICE, SAMPLE_INSTANCE, chalice_environment
-from tests.models import bedroom_train
+from tests.models import bedroom_train, components_train, xgboost_train
 
 
 class XRayDaemon:
@@ -333,6 +333,35 @@ def test_a_dataframe_model_is_served_by_its_runtime_alone_and_answers_as_recorde
     assert {name for name in held | absent if installed(layout.task_root, name)} == held
     [loaded] = [line for line in json_lines(output) if line.get("message") == MODEL_LOADED_LOG]
     assert loaded["runtime"] == served_by
+    for answer, example in zip(answers, golden.examples, strict=True):
+        assert answer.response["statusCode"] == 200, answer.response
+        [prediction] = json.loads(answer.response["body"])["predictions"]
+        assert prediction["advice_id"] == example.answer.advice_id
+        assert prediction["probabilities"] == pytest.approx(example.answer.probabilities,
+                                                            abs=golden.tolerance)
+
+
+@pytest.mark.parametrize("trained", ["xgboost", "components"])
+def test_a_model_with_its_own_library_or_code_answers_in_its_image(
+    tmp_path_factory: pytest.TempPathFactory, image_build: ImageBuild, image_layout: ImageLayout,
+    trained: str,
+) -> None:
+    # XGBoost, through the project's label wrapper: installed from model-libraries.lock because
+    # the metadata names it. A FunctionTransformer on model/components/ code: shipped with the
+    # model. Neither is in the bundled model's image.
+    model_dir = tmp_path_factory.mktemp(f"{trained}-model")
+    {"xgboost": xgboost_train, "components": components_train}[trained].train(model_dir)
+    layout = image_with_model(image_build, image_layout, model_dir,
+                              tmp_path_factory.mktemp(f"{trained}-image"))
+    metadata = ModelMetadata.read(model_dir)
+    golden = read_golden(model_dir, metadata)
+
+    with LambdaFunction.start(layout, chalice_environment()) as function:
+        answers = [function.invoke(predict_event(example.request)) for example in golden.examples]
+
+    assert installed(layout.task_root, "xgboost") == (trained == "xgboost")
+    assert installed(image_layout.task_root, "xgboost") is False
+    assert (layout.task_root / "model" / "components" / "sleep_features.py").is_file()
     for answer, example in zip(answers, golden.examples, strict=True):
         assert answer.response["statusCode"] == 200, answer.response
         [prediction] = json.loads(answer.response["body"])["predictions"]

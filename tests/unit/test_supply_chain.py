@@ -30,7 +30,7 @@ def test_every_requirement_is_pinned() -> None:
 
 LOCKS = {"runtime.txt": "runtime.lock", "runtime-no-deps.txt": "runtime-no-deps.lock",
          "scikit-learn.txt": "scikit-learn.lock", "onnxruntime.txt": "onnxruntime.lock",
-         "dataframe.txt": "dataframe.lock"}
+         "dataframe.txt": "dataframe.lock", "model-libraries.txt": "model-libraries.lock"}
 
 
 def test_lock_files_pin_exactly_the_runtime_requirements() -> None:
