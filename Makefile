@@ -43,9 +43,11 @@ run: $(INSTALLED)
 	$(BIN)/python -m chalicelib.saving check "$${SLEEP_ADVISOR_MODEL_DIR:-model}"
 	$(BIN)/chalice local --host 127.0.0.1 --port $(PORT)
 
-## Check a model directory as the function would load it, and print the API it gets.
+## Check a model directory as the function would load it, and print the API it gets: here,
+## then in the image's own task root (built from the locks once, then cached).
 check-model: $(INSTALLED)
 	$(BIN)/python -m chalicelib.saving check $(MODEL_DIR)
+	$(BIN)/python -m model.image_check $(MODEL_DIR)
 
 ## Run the whole test suite: every layer, integration included (what CI runs); it names its
 ## slowest ten tests at the end.
@@ -103,6 +105,7 @@ lock: $(INSTALLED)
 
 ## Synthesize the stack into infra/cdk.out (no AWS account needed; set AWS_REGION).
 synth: $(INSTALLED) $(CDK_INSTALLED)
+	$(BIN)/python -m model.image_check model
 	$(CDK) synth --no-notices $(CONTEXT)
 
 ## Prepare the account and region for CDK deployments, once.
@@ -111,6 +114,7 @@ bootstrap: $(INSTALLED) $(CDK_INSTALLED)
 
 ## Deploy the stack (needs AWS credentials, a bootstrapped account and a Docker engine).
 deploy: $(INSTALLED) $(CDK_INSTALLED)
+	$(BIN)/python -m model.image_check model
 	$(CDK) deploy $(CONTEXT)
 
 ## Delete images no deployed stack uses any more, once unused for 14 days (a rollback's margin),
