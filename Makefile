@@ -74,9 +74,10 @@ lint: $(INSTALLED)
 	# infra/app.py is the CDK app's entry point: a module "app" of its own, checked apart.
 	cd infra && MYPYPATH=$(abspath .) $(MYPY) app.py
 
-## Retrain the bundled model; the artifact and metadata in model/ are rewritten.
+## Retrain the bundled model; the artifact and metadata in model/ are rewritten. It refuses to
+## overwrite another model there unless REPLACE=1.
 train: $(INSTALLED)
-	$(BIN)/python -m model.train
+	$(BIN)/python -m model.train $(if $(REPLACE),--replace)
 
 ## Run the benchmarks; their figures are written to docs/benchmarks/.
 bench: $(INSTALLED)
@@ -103,7 +104,8 @@ drift-report: $(INSTALLED)
 lock: $(INSTALLED)
 	$(BIN)/python requirements/lock.py
 
-## Synthesize the stack into infra/cdk.out (no AWS account needed; set AWS_REGION).
+## Synthesize the stack into infra/cdk.out (no AWS account needed; set AWS_DEFAULT_REGION or
+## AWS_REGION).
 synth: $(INSTALLED) $(CDK_INSTALLED)
 	$(BIN)/python -m model.image_check model
 	$(CDK) synth --no-notices $(CONTEXT)

@@ -6,7 +6,16 @@ import os
 import sys
 from pathlib import Path
 
-import aws_cdk as cdk
+# Chalice's packaging creates a botocore session, which needs a region even though synthesis
+# calls no AWS API: say so in one line, not a botocore traceback.
+REGION_VARIABLES = ("AWS_DEFAULT_REGION", "AWS_REGION", "CDK_DEFAULT_REGION")
+_region = next((os.environ[name] for name in REGION_VARIABLES if os.environ.get(name)), None)
+if _region is None:
+    sys.exit("cdk synth needs a region (no AWS account): export AWS_DEFAULT_REGION=eu-central-1 "
+             "(or AWS_REGION), then run it again")
+os.environ.setdefault("AWS_DEFAULT_REGION", _region)
+
+import aws_cdk as cdk  # noqa: E402 - after the region check: jsii takes seconds to start
 
 # The stack reads the model's metadata and the service's limits from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

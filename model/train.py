@@ -20,7 +20,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from chalicelib.metadata import AdviceClass, FeatureSpec, ModelMetadata, Monitoring
+from chalicelib.metadata import AdviceClass, FeatureSpec, ModelLoadError, ModelMetadata, Monitoring
 from chalicelib.saving import save_model
 
 MODEL_NAME = "sleep-advice"
@@ -163,11 +163,28 @@ def train(output_dir: Path, seed: int = DATA_SEED, rows: int = DATASET_ROWS) -> 
     )
 
 
-def main() -> None:
+def replaced_model(output_dir: Path) -> str | None:
+    """The name of another model `output_dir` holds, which training would overwrite; None if it
+    holds none, or the bundled one."""
+    try:
+        name = ModelMetadata.read(output_dir).name
+    except ModelLoadError:
+        return None
+    return None if name == MODEL_NAME else name
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=MODEL_DIR)
     parser.add_argument("--seed", type=int, default=DATA_SEED)
-    args = parser.parse_args()
+    parser.add_argument("--replace", action="store_true",
+                        help="overwrite another model in the output folder")
+    args = parser.parse_args(argv)
+    other = replaced_model(args.output_dir)
+    if other is not None and not args.replace:
+        raise SystemExit(f"{args.output_dir} holds the model {other!r}, which training the "
+                         f"bundled {MODEL_NAME} would overwrite: commit or copy it first, then "
+                         "`make train REPLACE=1` (or train into --output-dir elsewhere)")
     metadata = train(args.output_dir, seed=args.seed)
     print(json.dumps(metadata.metrics.model_dump(), indent=2))
 
