@@ -20,9 +20,9 @@ import aws_cdk as cdk  # noqa: E402 - after the region check: jsii takes seconds
 # The stack reads the model's metadata and the service's limits from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sleep_advisor_infra.config import StageConfig
-from sleep_advisor_infra.nag import attach_rule_packs
-from sleep_advisor_infra.stack import SleepAdvisorStack
+from sleep_advisor_infra.config import StageConfig  # noqa: E402 - after the region check
+from sleep_advisor_infra.nag import attach_rule_packs  # noqa: E402
+from sleep_advisor_infra.stack import SleepAdvisorStack  # noqa: E402
 
 # CDK's built-in CloudFormation validation reads the template before the SAM transform, where
 # SAM's own references (APIHandler.Version, APIHandler.Alias, the deployment group) do not
