@@ -20,7 +20,7 @@ import pytest
 from chalice.test import Client
 from hypothesis import settings
 
-from chalicelib.metadata import package_files
+from chalicelib.metadata import ONNX_RUNTIME, SCIKIT_LEARN, ModelMetadata, package_files
 from harness import REPO_ROOT
 from harness.chalice_local import ChaliceLocal
 from harness.container_image import ImageBuild, build_image, image_layout_of
@@ -72,6 +72,14 @@ def client(app_module: ModuleType) -> Iterator[Client]:
 # The suite's second model (tests/models/bedroom_train.py): other features and classes, a
 # DataFrame pipeline. Tests that swap models serve it; CI also runs the suite with it in model/.
 SECOND_MODEL_DIR = REPO_ROOT / "tests" / "models" / "bedroom"
+
+
+# Both runtimes where the model under test has a compiled graph; scikit-learn alone where it has
+# none (an XGBoost model, a FunctionTransformer on the team's code).
+requires_compiled = pytest.mark.skipif(
+    ModelMetadata.read(MODEL_DIR).serving.compiled is None,
+    reason="the model under test has no compiled graph: scikit-learn serves it")
+RUNTIMES = [SCIKIT_LEARN, pytest.param(ONNX_RUNTIME, marks=requires_compiled)]
 
 
 @pytest.fixture(scope="session")

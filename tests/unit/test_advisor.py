@@ -21,7 +21,7 @@ from chalicelib.metadata import (
 )
 from chalicelib.model_package import ModelLoadError, load_model_package
 from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE
-from tests.conftest import SECOND_MODEL_DIR
+from tests.conftest import RUNTIMES, SECOND_MODEL_DIR, requires_compiled
 
 
 def edit_metadata(model_dir: Path, **changes: object) -> None:
@@ -33,7 +33,8 @@ def edit_metadata(model_dir: Path, **changes: object) -> None:
 
 # Each runtime's artifact, checked as the function checks it before loading.
 ARTIFACTS = [pytest.param(SCIKIT_LEARN, ARTIFACT_FILENAME, id="pickled"),
-             pytest.param(ONNX_RUNTIME, COMPILED_FILENAME, id="compiled")]
+             pytest.param(ONNX_RUNTIME, COMPILED_FILENAME, id="compiled",
+                          marks=requires_compiled)]
 
 
 def rehash_compiled(model_dir: Path) -> None:
@@ -43,7 +44,7 @@ def rehash_compiled(model_dir: Path) -> None:
     path.write_text(json.dumps(metadata))
 
 
-@pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_bundled_model_loads_and_answers_in_metadata_class_order(runtime: Runtime) -> None:
     advisor = load_model_package(MODEL_DIR, runtime=runtime).advisor
 
@@ -98,6 +99,7 @@ def test_tampered_artifact_refuses_to_load(model_copy: Path, runtime: Runtime,
         load_model_package(model_copy, runtime=runtime)
 
 
+@requires_compiled
 def test_a_compiled_graph_that_does_not_load_refuses_to_start(model_copy: Path) -> None:
     (model_copy / COMPILED_FILENAME).write_bytes(b"not an ONNX graph")
     rehash_compiled(model_copy)
@@ -106,6 +108,7 @@ def test_a_compiled_graph_that_does_not_load_refuses_to_start(model_copy: Path) 
         load_model_package(model_copy, runtime=ONNX_RUNTIME)
 
 
+@requires_compiled
 def test_a_compiled_graph_of_another_model_refuses_to_start(model_copy: Path) -> None:
     # Hash and graph valid, but another model's: the golden answers catch it.
     other = contract.BUNDLED_MODEL_DIR if MODEL_DIR == SECOND_MODEL_DIR else SECOND_MODEL_DIR
@@ -116,6 +119,7 @@ def test_a_compiled_graph_of_another_model_refuses_to_start(model_copy: Path) ->
         load_model_package(model_copy, runtime=ONNX_RUNTIME)
 
 
+@requires_compiled
 def test_a_model_without_a_compiled_graph_cannot_be_asked_for_one(model_copy: Path) -> None:
     edit_metadata(model_copy, serving={"runtime": SCIKIT_LEARN, "compared_requests": 0,
                                        "reason": "no ONNX conversion answered exactly"})
@@ -149,7 +153,7 @@ def test_invalid_metadata_refuses_to_load(model_copy: Path) -> None:
         load_model_package(model_copy)
 
 
-@pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_metadata_classes_must_match_the_model(model_copy: Path, runtime: Runtime) -> None:
     metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
     metadata["classes"][0]["id"] = "renamed_class"

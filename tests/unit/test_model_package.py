@@ -35,6 +35,7 @@ from chalicelib.metadata import (
 from chalicelib.model_package import load_model_package
 from chalicelib.saving import ModelRejected, save_model
 from harness.model_packages import package_differences
+from tests.conftest import RUNTIMES
 from tests.models import bedroom_train
 
 ROOMS, LABELS = bedroom_train.generate_rooms(800, seed=1)
@@ -201,7 +202,7 @@ def test_a_golden_answer_the_model_no_longer_gives_is_refused(model_copy: Path) 
         load_model_package(model_copy)
 
 
-@pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_features_reordered_in_the_metadata_are_refused(model_copy: Path, runtime: Runtime) -> None:
     metadata = json.loads((model_copy / METADATA_FILENAME).read_text())
     first, second, *rest = metadata["features"]
@@ -305,7 +306,7 @@ def test_the_held_out_frame_and_array_forms_give_the_same_golden_answers(tmp_pat
     assert from_frame.golden == from_array.golden
 
 
-@pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_metadata_that_misstates_the_models_input_is_refused(model_copy: Path,
                                                               runtime: Runtime) -> None:
     # The image installs pandas by the metadata's word, and the compiled graph is fed by it: a
