@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import pickletools
+import re
 import sys
 from importlib import metadata as distributions
 
@@ -49,7 +50,7 @@ def library_versions(modules: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for top_level in sorted({module.split(".", 1)[0] for module in modules}):
         for distribution in providers.get(top_level, []):
-            found[_canonical(distribution)] = distributions.version(distribution)
+            found[canonical_name(distribution)] = distributions.version(distribution)
     return found
 
 
@@ -76,5 +77,6 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
-def _canonical(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
+def canonical_name(name: str) -> str:
+    """A distribution's name as requirement files and lock files spell it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()

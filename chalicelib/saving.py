@@ -195,7 +195,7 @@ def image_pins() -> dict[str, str]:
         for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
             project, separator, version = line.strip().partition("==")
             if separator and not project.startswith("#"):
-                pins[project.lower().replace("_", "-")] = version
+                pins[pickled.canonical_name(project)] = version
     return pins
 
 

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata as distributions
 from importlib.util import find_spec
@@ -67,8 +68,6 @@ def build_key(context: Path, metadata: ModelMetadata) -> str:
 def dependencies_root(context: Path, metadata: ModelMetadata, cache: Path) -> tuple[Path, float]:
     """A task root with the image's dependencies for this model, built or from the cache; the
     seconds spent building (0 from the cache)."""
-    import time
-
     from harness.container_image import build_image
 
     cached = cache / build_key(context, metadata)
