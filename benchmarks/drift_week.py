@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cost import Profile
+from chalicelib.saving import feature_matrix, request_value
 from harness import REPO_ROOT
 from harness.cloudwatch_logs import FakeLogGroup, FakeTopic
 
@@ -67,8 +68,8 @@ def _nights_like_training(model_name: str, rows: int, seed: int) -> np.ndarray:
         from model.train import generate_nights
         return np.asarray(generate_nights(rows, seed).features, dtype=np.float64)
     if model_name == "bedroom-check":
-        from tests.models.bedroom_train import generate_rooms
-        return np.asarray(generate_rooms(rows, seed)[0].to_numpy(), dtype=np.float64)
+        from tests.models.bedroom_train import FEATURES, generate_rooms
+        return feature_matrix(generate_rooms(rows, seed)[0], FEATURES)
     raise SystemExit(f"no traffic generator for model {model_name!r}: the simulation knows the "
                      "two committed models")
 
@@ -84,6 +85,9 @@ SHIFTS = {
         Shift("rooms 4 °C warmer for a third of users", "room_temperature_celsius", 1 / 3,
               lambda v: v + 4),
         Shift("light sent in kilolux by a client release", "light_lux", 1.0, lambda v: v / 1000),
+        # A category: a heat wave, and half the users sleep with the window open (code 2).
+        Shift("windows open on half of the nights in a heat wave", "window", 1 / 2,
+              lambda v: np.full_like(v, 2.0)),
     ),
 }
 
@@ -139,8 +143,8 @@ class SimulatedStage:
         self.now_s = minute * 60
         names = self.metadata.feature_names
         specs = self.metadata.features
-        instances = [{n: (int(v) if s.type == "integer" else float(v))
-                      for n, s, v in zip(names, specs, row, strict=True)} for row in nights]
+        instances = [{n: request_value(s, v) for n, s, v in zip(names, specs, row, strict=True)}
+                     for row in nights]
         body: dict[str, Any] = (
             {"features": instances[0]} if len(instances) == 1 else {"instances": instances})
         event = self._event("POST", "/predict", json.dumps(body),
@@ -176,8 +180,8 @@ def _feature_rows(traffic: Traffic, stage: SimulatedStage, shift: Shift | None) 
     spec = stage.metadata.features[index]
     after = np.repeat(traffic.minutes >= ONSET_MINUTE, np.diff(traffic.offsets))
     hit = after & (traffic.shifted < shift.share)
-    changed = np.clip(shift.change(rows[hit, index]), spec.minimum, spec.maximum)
-    rows[hit, index] = changed.round(0) if spec.type == "integer" else changed
+    changed = np.clip(shift.change(rows[hit, index]), spec.lowest, spec.highest)
+    rows[hit, index] = changed.round(0) if spec.discrete else changed
     return rows
 
 

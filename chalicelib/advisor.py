@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from chalicelib.metadata import SCIKIT_LEARN, ModelLoadError, ModelMetadata, Runtime
+from chalicelib.metadata import SCIKIT_LEARN, FeatureSpec, ModelLoadError, ModelMetadata, Runtime
 
 
 def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
@@ -51,21 +51,33 @@ def serving_problem(estimator: object, metadata: ModelMetadata) -> str | None:
 Rows = Callable[[Sequence[Sequence[float]] | np.ndarray], Any]
 
 
+def category_strings(spec: FeatureSpec, codes: np.ndarray) -> np.ndarray:
+    """A category column's codes as the strings they stand for (an object array, the form
+    scikit-learn's encoders and ONNX Runtime's string tensors take)."""
+    return np.asarray(spec.categories, dtype=object)[codes.astype(np.intp)]
+
+
 def _row_builder(metadata: ModelMetadata, *, dataframe: bool) -> Rows:
     """Rows as the estimator was fitted on them.
 
     An estimator fitted on a pandas DataFrame records its column names (`feature_names_in_`)
     and may select columns by name (a ColumnTransformer), so it gets a DataFrame with the
-    metadata's columns and dtypes; anything else gets a float64 array. pandas is imported only
-    for such a model, so the array path pays nothing for it at start-up.
+    metadata's columns and dtypes, a category as its strings; anything else gets a float64
+    array, a category as its codes. pandas is imported only for such a model, so the array
+    path pays nothing for it at start-up.
     """
     if not dataframe:
         return lambda nights: np.asarray(nights, dtype=np.float64)
     import pandas as pd
 
-    names = list(metadata.feature_names)
-    dtypes = {f.name: ("int64" if f.type == "integer" else "float64") for f in metadata.features}
-    return lambda nights: pd.DataFrame(list(nights), columns=names).astype(dtypes)
+    def frame(nights: Sequence[Sequence[float]] | np.ndarray) -> Any:
+        matrix = np.asarray(nights, dtype=np.float64).reshape(-1, len(metadata.features))
+        return pd.DataFrame({
+            spec.name: (category_strings(spec, column) if spec.categories is not None
+                        else column.astype(np.int64) if spec.type == "integer" else column)
+            for spec, column in zip(metadata.features, matrix.T, strict=True)})
+
+    return frame
 
 
 class Predictor(Protocol):

@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime
 
 from chalicelib import contract
+from chalicelib.advisor import category_strings
 from chalicelib.metadata import (
     ONNX_RUNTIME,
     CompiledArtifact,
@@ -35,14 +36,15 @@ def feeds(metadata: ModelMetadata, precision: str,
 
     A model fitted on an array takes one tensor; one fitted on a DataFrame takes a column per
     feature, named as the DataFrame's (integers as int64, as the DataFrame typed them), so a
-    ColumnTransformer finds its columns by name without pandas.
+    ColumnTransformer finds its columns by name without pandas; a category column holds its
+    strings there, its codes in an array.
     """
     matrix = np.asarray(nights, dtype=np.float64)
     if metadata.input == "array":
         return {ARRAY_INPUT: matrix.astype(precision)}
-    return {spec.name: matrix[:, index:index + 1].astype(
-                "int64" if spec.type == "integer" else precision)
-            for index, spec in enumerate(metadata.features)}
+    return {spec.name: (category_strings(spec, column) if spec.categories is not None
+                        else column.astype("int64" if spec.type == "integer" else precision))
+            for spec, column in zip(metadata.features, matrix.T[:, :, None], strict=True)}
 
 
 class CompiledPredictor:

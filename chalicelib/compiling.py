@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 import onnxruntime
 import skl2onnx
-from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
+from skl2onnx.common.data_types import (
+    DoubleTensorType,
+    FloatTensorType,
+    Int64TensorType,
+    StringTensorType,
+)
 
 from chalicelib.advisor import ScikitLearnPredictor
 from chalicelib.compiled import ARRAY_INPUT, CompiledPredictor
@@ -32,6 +37,7 @@ from chalicelib.metadata import (
     ModelMetadata,
     Serving,
 )
+from chalicelib.schemas import row_encoder
 
 # Requests drawn uniformly across each feature's declared range (integers rounded), beyond the
 # held-out rows: the compiled graph must agree where the training data is thin, too.
@@ -83,10 +89,13 @@ def sampled_nights(metadata: ModelMetadata, count: int = SAMPLED_REQUESTS,
     rng = np.random.default_rng(seed)
     columns = []
     for spec in metadata.features:
-        values = rng.uniform(spec.minimum, spec.maximum, count)
-        if spec.type == "integer":
-            values = np.round(values)
-        values[:2] = (spec.minimum, spec.maximum)  # the edges are valid requests too
+        if spec.categories is not None:  # every code equally often
+            values = rng.integers(0, len(spec.categories), count).astype(np.float64)
+        else:
+            values = rng.uniform(spec.lowest, spec.highest, count)
+            if spec.type == "integer":
+                values = np.round(values)
+        values[:2] = (spec.lowest, spec.highest)  # the edges are valid requests too
         columns.append(values)
     return np.column_stack(columns)
 
@@ -97,7 +106,8 @@ def convert(estimator: Any, metadata: ModelMetadata, precision: str) -> bytes:
     if metadata.input == "array":
         inputs: list[tuple[str, Any]] = [(ARRAY_INPUT, number([None, len(metadata.features)]))]
     else:
-        inputs = [(spec.name, Int64TensorType([None, 1]) if spec.type == "integer"
+        inputs = [(spec.name, StringTensorType([None, 1]) if spec.categories is not None
+                   else Int64TensorType([None, 1]) if spec.type == "integer"
                    else number([None, 1])) for spec in metadata.features]
     graph = skl2onnx.to_onnx(estimator, initial_types=inputs, target_opset=TARGET_OPSET,
                              options={"zipmap": False})
@@ -176,7 +186,8 @@ def first_line(error: BaseException | str) -> str:
     return ": ".join(part for part in (name, text) if part)
 
 
-def checked_rows(rows: Sequence[dict[str, float | int]], metadata: ModelMetadata) -> np.ndarray:
-    """Request objects as rows in the metadata's feature order."""
-    return np.array([[row[name] for name in metadata.feature_names] for row in rows],
+def checked_rows(rows: Sequence[dict[str, float | int | str]], metadata: ModelMetadata) -> np.ndarray:
+    """Request objects as rows in the metadata's feature order (a category as its code)."""
+    columns = [(spec.name, row_encoder(spec)) for spec in metadata.features]
+    return np.array([[encode(row[name]) for name, encode in columns] for row in rows],
                     dtype=np.float64)

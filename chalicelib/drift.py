@@ -63,6 +63,8 @@ class FeatureBaseline(FrozenModel):
     unit: str
     # Integer codes binned by value: `values[i]` is bin i's value (edges are the midpoints).
     values: tuple[float, ...] | None = None
+    # A category's values, bin i holding code i (so `values` are 0, 1, ...).
+    categories: tuple[str, ...] | None = None
     edges: tuple[float, ...] = Field(min_length=1)
     shares: tuple[float, ...]
 
@@ -72,6 +74,8 @@ class FeatureBaseline(FrozenModel):
     def describe_bin(self, index: int) -> str:
         """Bin `index` in words: "above 36.9 min", "at 3", "6.1 to 8.3 min" (with an en dash)."""
         unit = "" if self.unit in ("", "count") else f" {self.unit}"
+        if self.categories is not None:
+            return self.categories[index]
         if self.values is not None:
             value = self.values[index]
             if index == 0:
@@ -102,15 +106,18 @@ class ModelCard(ModelMetadata):
 
 
 def feature_baseline(spec: FeatureSpec, column: ArrayLike) -> FeatureBaseline:
-    """The training histogram of one feature: by value for an integer feature with few values,
-    else by deciles (repeated quantiles merge, so a feature that is 0 on most nights gets one
-    bin for the zeros)."""
+    """The training histogram of one feature: a bin per category (those training never saw
+    included: traffic that starts sending one is drift), by value for an integer feature with
+    few values, else by deciles (repeated quantiles merge, so a feature that is 0 on most
+    nights gets one bin for the zeros)."""
     import numpy as np  # at save time only
 
     values = np.asarray(column, dtype=np.float64)
     distinct = np.unique(values)
     by_value: tuple[float, ...] | None = None
-    if spec.type == "integer" and 1 < len(distinct) <= MAX_VALUE_BINS:
+    if spec.categories is not None:
+        distinct = np.arange(len(spec.categories), dtype=np.float64)
+    if spec.categories is not None or (spec.type == "integer" and 1 < len(distinct) <= MAX_VALUE_BINS):
         by_value = tuple(float(v) for v in distinct)
         edges = tuple(float(v) for v in (distinct[:-1] + distinct[1:]) / 2)
     else:
@@ -118,8 +125,8 @@ def feature_baseline(spec: FeatureSpec, column: ArrayLike) -> FeatureBaseline:
         edges = tuple(float(v) for v in np.unique(quantiles))
     counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
     shares = tuple(float(c) / len(values) for c in counts)
-    return FeatureBaseline(name=spec.name, unit=spec.unit, values=by_value, edges=edges,
-                           shares=shares)
+    return FeatureBaseline(name=spec.name, unit=spec.unit, values=by_value,
+                           categories=spec.categories, edges=edges, shares=shares)
 
 
 def drift_baseline(metadata: ModelMetadata, training_matrix: Sequence[Sequence[float]],

@@ -38,7 +38,7 @@ class GoldenExample(FrozenModel):
     """One held-out row: the request body the service receives, and what the model answered."""
 
     label: str = Field(description="The row's true class in the held-out data.")
-    request: dict[str, dict[str, float | int]]
+    request: dict[str, dict[str, float | int | str]]
     answer: GoldenAnswer
 
 

@@ -52,21 +52,80 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# A category's values become an API Gateway enum and one drift bin each, counted in every
+# container's aggregate line: a feature with more values is an identifier, not a category.
+MAX_CATEGORIES = 50
+
+
 class FeatureSpec(FrozenModel):
-    """One input feature, in the order the estimator expects its columns."""
+    """One input feature, in the order the estimator expects its columns.
+
+    A number or integer has a range; a category has its allowed values instead. Requests give
+    a category's value as one of those strings. An estimator fitted on an array is given its
+    code, the value's position in `categories` (0 for the first); one fitted on a DataFrame is
+    given the string.
+    """
 
     name: str = Field(pattern=_FEATURE_NAME_PATTERN)
-    type: Literal["number", "integer"]
+    type: Literal["number", "integer", "category"]
     unit: str
-    minimum: float
-    maximum: float
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] | None = None
     description: str
 
     @model_validator(mode="after")
-    def _range_is_ordered(self) -> FeatureSpec:
+    def _range_or_categories(self) -> FeatureSpec:
+        if self.type == "category":
+            if self.minimum is not None or self.maximum is not None:
+                raise ValueError(f"feature {self.name!r}: a category has categories, not a "
+                                 "minimum and maximum")
+            values = self.categories or ()
+            if not 2 <= len(values) <= MAX_CATEGORIES or len(set(values)) != len(values):
+                raise ValueError(f"feature {self.name!r}: a category needs 2 to "
+                                 f"{MAX_CATEGORIES} distinct categories, got {list(values)}")
+            if not all(value.strip() for value in values):
+                raise ValueError(f"feature {self.name!r}: a category value must not be blank")
+            return self
+        if self.categories is not None:
+            raise ValueError(f"feature {self.name!r}: only a category has categories; declare "
+                             "type='category'")
+        if self.minimum is None or self.maximum is None:
+            raise ValueError(f"feature {self.name!r}: a {self.type} needs a minimum and a maximum")
         if self.minimum >= self.maximum:
             raise ValueError(f"feature {self.name!r}: minimum must be below maximum")
         return self
+
+    @property
+    def discrete(self) -> bool:
+        """Whether its values (a category's codes) are whole numbers."""
+        return self.type != "number"
+
+    @property
+    def lowest(self) -> float:
+        """The smallest value a row may hold: the minimum, or a category's first code."""
+        return self.minimum if self.minimum is not None else 0.0
+
+    @property
+    def highest(self) -> float:
+        """The largest value a row may hold: the maximum, or a category's last code."""
+        if self.maximum is not None:
+            return self.maximum
+        return float(len(self.categories or ()) - 1)
+
+    def code(self, value: str) -> int:
+        """A category value's code; ValueError naming the allowed values if it is not one."""
+        try:
+            return (self.categories or ()).index(value)
+        except ValueError:
+            raise ValueError(f"feature {self.name!r}: {value!r} is not one of its categories "
+                             f"{list(self.categories or ())}") from None
+
+    def describe_values(self) -> str:
+        """What a request may give: "0..30", or "closed | ajar | open"."""
+        if self.categories is not None:
+            return " | ".join(self.categories)
+        return f"{self.lowest:g}..{self.highest:g}"
 
 
 class AdviceClass(FrozenModel):

@@ -94,7 +94,7 @@ def save_model(
     """
     labels = np.asarray(held_out_labels)
     libraries = _image_libraries(estimator)
-    training_matrix = _feature_matrix(training_features, features, "training")
+    training_matrix = feature_matrix(training_features, features, "training")
     train_rows = len(training_matrix)
     draft = ModelMetadata(
         name=name, version=version, description=description, estimator=_estimator_name(estimator),
@@ -129,8 +129,7 @@ def save_model(
                                          staging / ARTIFACT_FILENAME)
         advisor = SleepAdvisor(unverified, reference)
         answers = _golden_answers(advisor, rows, labels)
-        names = draft.feature_names
-        predicted = [a.advice_id for a in advisor.advise([[r[n] for n in names] for r in rows])]
+        predicted = [a.advice_id for a in advisor.advise(compiling.checked_rows(rows, draft).tolist())]
         metrics = EvaluationMetrics(
             accuracy=round(float(accuracy_score(labels, predicted)), 4),
             macro_f1=round(float(f1_score(labels, predicted, average="macro")), 4),
@@ -267,68 +266,126 @@ def _estimator_name(estimator: Any) -> str:
     return type(estimator).__name__
 
 
-def _feature_matrix(data: Any, features: Sequence[FeatureSpec], role: str) -> np.ndarray:
-    """Rows of `data` (an array, or a DataFrame with the features as columns) as a float64
-    matrix with the features in the metadata's order."""
+def feature_matrix(data: Any, features: Sequence[FeatureSpec], role: str = "given") -> np.ndarray:
+    """Rows of `data` (an array, or a DataFrame with the features as columns) as the service
+    builds them: a float64 matrix with the features in the metadata's order, a category as its
+    code. It is also the array encoding: fit an array model on `feature_matrix(frame, FEATURES)`."""
     names = [f.name for f in features]
     columns = getattr(data, "columns", None)
     if columns is not None:
         missing = [n for n in names if n not in list(columns)]
         if missing:
             raise ModelRejected(f"{role} data has no column(s) {missing}")
-        matrix: np.ndarray = data[names].to_numpy(dtype=np.float64)
+        raw = [np.asarray(data[name].to_numpy()) for name in names]
     else:
-        matrix = np.asarray(data, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[1] != len(features) or len(matrix) == 0:
-        raise ModelRejected(f"{role} features have shape {matrix.shape}; expected rows of "
-                            f"{len(features)} features")
-    return matrix
+        table = np.asarray(data, dtype=object)
+        if table.ndim != 2 or table.shape[1] != len(features) or len(table) == 0:
+            raise ModelRejected(f"{role} features have shape {table.shape}; expected rows of "
+                                f"{len(features)} features")
+        raw = list(table.T)
+    if len(raw[0]) == 0:
+        raise ModelRejected(f"{role} features have no rows")
+    return np.column_stack([_feature_column(spec, column, role)
+                            for spec, column in zip(features, raw, strict=True)])
 
 
-def _feature_rows(held_out_features: Any, metadata: ModelMetadata) -> list[dict[str, float | int]]:
+def _feature_column(spec: FeatureSpec, column: np.ndarray, role: str) -> np.ndarray:
+    """One feature's values as floats: a category's strings (a DataFrame's) as their codes, its
+    codes (an array's) as they are."""
+    if spec.categories is not None and any(isinstance(value, str) for value in column):
+        try:
+            return np.array([spec.code(value) for value in column], dtype=np.float64)
+        except ValueError as error:
+            raise ModelRejected(f"{role} data: {error}; add it to the feature's categories or "
+                                "drop those rows") from None
+    try:
+        return np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelRejected(f"{role} data: feature {spec.name!r} is declared {spec.type} but "
+                            f"holds {next(v for v in column if not _is_number(v))!r}; "
+                            "declare it a category with its values") from None
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _feature_rows(held_out_features: Any,
+                  metadata: ModelMetadata) -> list[dict[str, float | int | str]]:
     """Held-out rows as request objects, checked against the declared types and ranges."""
-    matrix = _feature_matrix(held_out_features, metadata.features, "held-out")
-    rows = []
+    matrix = feature_matrix(held_out_features, metadata.features, "held-out")
     for spec, column in zip(metadata.features, matrix.T, strict=True):
-        outside = column[(column < spec.minimum) | (column > spec.maximum) | ~np.isfinite(column)]
+        outside = column[(column < spec.lowest) | (column > spec.highest) | ~np.isfinite(column)]
+        if outside.size and spec.categories is not None:
+            raise ModelRejected(f"feature {spec.name!r}: held-out code {outside[0]!r} is not one "
+                                f"of its {len(spec.categories)} categories' codes (0 to "
+                                f"{len(spec.categories) - 1}, in the order declared)")
         if outside.size:
             raise ModelRejected(f"feature {spec.name!r}: held-out value {outside[0]!r} is outside "
                                 f"its declared range {spec.minimum}..{spec.maximum}; widen the "
                                 "range or the API would refuse such requests")
-        if spec.type == "integer" and not np.all(column == np.round(column)):
-            raise ModelRejected(f"feature {spec.name!r} is declared integer but the held-out "
+        if spec.discrete and not np.all(column == np.round(column)):
+            raise ModelRejected(f"feature {spec.name!r} is declared {spec.type} but the held-out "
                                 "data has fractions; declare it a number")
-    for values in matrix:
-        rows.append({spec.name: (int(v) if spec.type == "integer" else float(v))
-                     for spec, v in zip(metadata.features, values, strict=True)})
-    return rows
+    return [{spec.name: request_value(spec, value)
+             for spec, value in zip(metadata.features, values, strict=True)}
+            for values in matrix]
 
 
-def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int]],
+def request_value(spec: FeatureSpec, value: float) -> float | int | str:
+    """A row's value as a request gives it."""
+    if spec.categories is not None:
+        return spec.categories[int(value)]
+    return int(value) if spec.type == "integer" else float(value)
+
+
+def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int | str]],
                     labels: np.ndarray) -> GoldenAnswers:
+    """GOLDEN_PER_CLASS clear answers per class, then one for every category value they did not
+    give yet (where the held-out rows have it): each string reaches the model in the check."""
     schema = RequestSchema(advisor.metadata, max_batch_instances=1, max_body_bytes=1 << 20)
     examples: list[GoldenExample] = []
+
+    def clear_answer(index: int) -> GoldenExample | None:
+        request = {"features": rows[index]}
+        try:
+            answer = golden.ask(advisor, schema, request)
+        except Exception as error:  # whatever the estimator raises, it cannot serve
+            raise ModelRejected(
+                f"the model failed to answer held-out row {index} as the service asks it "
+                f"({'a DataFrame' if advisor.metadata.input == 'dataframe' else 'a float64 array'} with "
+                f"the metadata's features in order): {error!r}") from None
+        top, runner_up = sorted(answer.probabilities.values(), reverse=True)[:2]
+        if top - runner_up < GOLDEN_MIN_MARGIN:
+            return None
+        return GoldenExample(label=str(labels[index]), request=request, answer=answer)
+
     for class_id in advisor.metadata.class_ids:
         chosen = 0
         for index in np.flatnonzero(labels == class_id):
-            request = {"features": rows[index]}
-            try:
-                answer = golden.ask(advisor, schema, request)
-            except Exception as error:  # whatever the estimator raises, it cannot serve
-                raise ModelRejected(
-                    f"the model failed to answer held-out row {index} as the service asks it "
-                    f"({'a DataFrame' if advisor.metadata.input == 'dataframe' else 'a float64 array'} with "
-                    f"the metadata's features in order): {error!r}") from None
-            top, runner_up = sorted(answer.probabilities.values(), reverse=True)[:2]
-            if top - runner_up < GOLDEN_MIN_MARGIN:
+            example = clear_answer(int(index))
+            if example is None:
                 continue
-            examples.append(GoldenExample(label=class_id, request=request, answer=answer))
+            examples.append(example)
             chosen += 1
             if chosen == GOLDEN_PER_CLASS:
                 break
         if chosen == 0:
             raise ModelRejected(f"held-out data has no row of class {class_id!r} with a clear "
                                 "answer; golden answers must cover every class")
+    for spec in advisor.metadata.features:
+        for value in spec.categories or ():
+            if any(e.request["features"][spec.name] == value for e in examples):
+                continue
+            for row_index in (i for i, row in enumerate(rows) if row[spec.name] == value):
+                example = clear_answer(row_index)
+                if example is not None:
+                    examples.append(example)
+                    break
     return GoldenAnswers(tolerance=golden.TOLERANCE, examples=tuple(examples))
 
 
@@ -357,7 +414,7 @@ def describe(package: ModelPackage) -> str:
         "",
         "POST /predict features (JSON object, every field required):",
     ]
-    lines += [f"  {f.name:<32} {f.type:<8} {f'{f.minimum:g}..{f.maximum:g}':<10} {f.unit:<6} "
+    lines += [f"  {f.name:<32} {f.type:<8} {f.describe_values():<10} {f.unit:<6} "
               f"{f.description}" for f in metadata.features]
     lines += ["", "Classes (advice_id: advice):"]
     lines += [f"  {c.id}: {c.advice}" for c in metadata.classes]

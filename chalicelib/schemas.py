@@ -7,8 +7,9 @@ instance schema is built field by field from the metadata's feature list.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -58,6 +59,11 @@ def _whole_number(value: Any) -> Any:
 
 
 def _feature_field(spec: FeatureSpec) -> Any:
+    if spec.categories is not None:
+        # One of the declared strings, exactly: JSON Schema's enum, and a clear error naming them.
+        return Annotated[Literal[spec.categories],
+                         Field(description=f"{spec.description} One of: "
+                                           f"{', '.join(spec.categories)}.")]
     # strict: a boolean or a numeric string is not a number; a fraction is not a count.
     python_type = int if spec.type == "integer" else float
     checks = [BeforeValidator(_whole_number)] if spec.type == "integer" else []
@@ -72,6 +78,14 @@ def _feature_field(spec: FeatureSpec) -> Any:
         ),
         *checks,
     ]
+
+
+def row_encoder(spec: FeatureSpec) -> Callable[[Any], float]:
+    """A validated request value as the float a row holds: a category's code, else the number."""
+    if spec.categories is None:
+        return float
+    codes = {value: float(code) for code, value in enumerate(spec.categories)}
+    return codes.__getitem__
 
 
 class _PredictionRequestBase(BaseModel):
@@ -148,8 +162,9 @@ class RequestSchema:
             ) from None
         parsed: Any = request  # fields created from the metadata: unknown to the type checker
         instances = parsed.instances if parsed.instances is not None else [parsed.features]
-        names = [spec.name for spec in self.metadata.features]
-        return [[float(getattr(instance, name)) for name in names] for instance in instances]
+        columns = [(spec.name, row_encoder(spec)) for spec in self.metadata.features]
+        return [[encode(getattr(instance, name)) for name, encode in columns]
+                for instance in instances]
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -174,9 +189,11 @@ LONGEST_NUMBER = 24
 
 
 def _longest_value(spec: FeatureSpec) -> str:
+    if spec.categories is not None:  # escaped as Python's json writes it: never shorter
+        return max((json.dumps(value) for value in spec.categories), key=len)
     if spec.type == "integer":
-        return max((str(int(spec.minimum)), str(int(spec.maximum))), key=len)
-    return "-" * (spec.minimum < 0) + "9" * (LONGEST_NUMBER - (spec.minimum < 0))
+        return max((str(int(spec.lowest)), str(int(spec.highest))), key=len)
+    return "-" * (spec.lowest < 0) + "9" * (LONGEST_NUMBER - (spec.lowest < 0))
 
 
 def largest_body_bytes(metadata: ModelMetadata, instances: int) -> int:
@@ -202,7 +219,9 @@ def batch_limits_problem(metadata: ModelMetadata, max_batch_instances: int,
             f"to at least {largest} or max_batch_instances to at most {fits}")
 
 
-def _gateway_number(spec: FeatureSpec) -> dict[str, Any]:
+def _gateway_value(spec: FeatureSpec) -> dict[str, Any]:
+    if spec.categories is not None:
+        return {"type": "string", "enum": list(spec.categories)}
     # Draft 4 (API Gateway's dialect) does not count 2.0 as an "integer", but the service does:
     # a count is a number that is a multiple of 1.
     kind: dict[str, Any] = {"type": "number", "multipleOf": 1} if spec.type == "integer" else {
@@ -222,7 +241,7 @@ def gateway_request_schema(metadata: ModelMetadata, max_batch_instances: int) ->
         "type": "object",
         "additionalProperties": False,
         "required": [spec.name for spec in metadata.features],
-        "properties": {spec.name: _gateway_number(spec) for spec in metadata.features},
+        "properties": {spec.name: _gateway_value(spec) for spec in metadata.features},
     }
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",

@@ -42,9 +42,10 @@ def package_differences(retrained_dir: Path, committed_dir: Path) -> list[str]:
             continue
         for form, values in b.request.items():
             for name, value in values.items():
-                if not math.isclose(a.request[form][name], value, rel_tol=1e-12,
-                                    abs_tol=new.tolerance):
-                    found.append(f"{where}: {name} = {a.request[form][name]!r}, committed {value!r}")
+                given = a.request[form][name]
+                if (given != value if isinstance(value, str) or isinstance(given, str)
+                        else not math.isclose(given, value, rel_tol=1e-12, abs_tol=new.tolerance)):
+                    found.append(f"{where}: {name} = {given!r}, committed {value!r}")
         difference = first_difference(b.answer, a.answer, old.tolerance)
         if difference is not None:
             found.append(f"{where}: {difference}")

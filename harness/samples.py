@@ -20,6 +20,7 @@ from chalicelib.config import get_settings
 from chalicelib.drift import DriftBaseline, read_baseline
 from chalicelib.golden import GoldenAnswers, GoldenExample, read_golden
 from chalicelib.metadata import FeatureSpec, ModelMetadata
+from chalicelib.schemas import row_encoder
 from harness import REPO_ROOT
 
 # The model under test: the one the service serves, model/ unless SLEEP_ADVISOR_MODEL_DIR
@@ -37,6 +38,11 @@ NOT_THE_SLEEP_MODEL = f"the model under test is {MODEL.name!r}, not the bundled 
 SAMPLE: GoldenExample = GOLDEN.examples[0]
 # One valid instance (the first golden request) and the advice the model gives it.
 SAMPLE_INSTANCE: dict[str, Any] = SAMPLE.request["features"]
+
+
+def as_row(instance: dict[str, Any]) -> list[float]:
+    """A request's night as the service's row: the metadata's order, a category as its code."""
+    return [row_encoder(spec)(instance[spec.name]) for spec in MODEL.features]
 SAMPLE_ADVICE: str = SAMPLE.answer.advice_id
 # One instance per class the golden answers advise, in the metadata's class order.
 _FIRST_BY_ADVICE = {e.answer.advice_id: e for e in reversed(GOLDEN.examples)}
@@ -51,7 +57,8 @@ def _first(kind: str) -> FeatureSpec | None:
 # Features to break on purpose: a real-valued one and, if the model has one, a count.
 NUMBER_FEATURE: FeatureSpec | None = _first("number")
 COUNT_FEATURE: FeatureSpec | None = _first("integer")
-ANY_FEATURE: FeatureSpec = NUMBER_FEATURE or MODEL.features[0]
+ANY_FEATURE: FeatureSpec = NUMBER_FEATURE or COUNT_FEATURE or MODEL.features[0]
+CATEGORY_FEATURE: FeatureSpec | None = _first("category")
 
 
 def private_instance() -> dict[str, Any]:
@@ -59,7 +66,10 @@ def private_instance() -> dict[str, Any]:
     there): inside every range, with digits no other number in a log line has."""
     instance: dict[str, Any] = {}
     for index, spec in enumerate(MODEL.features):
-        middle = spec.minimum + (spec.maximum - spec.minimum) * (0.3 + 0.04 * index)
+        if spec.categories is not None:  # a string, not a number: nothing to find in a line
+            instance[spec.name] = spec.categories[index % len(spec.categories)]
+            continue
+        middle = spec.lowest + (spec.highest - spec.lowest) * (0.3 + 0.04 * index)
         instance[spec.name] = (round(middle) if spec.type == "integer"
                                else round(middle, 3) + 0.000123)
     return instance
@@ -123,8 +133,8 @@ def _with_value(name: str, literal: bytes) -> bytes:
 
 def _common_cases() -> list[BadRequest]:
     first, feature = MODEL.features[0].name, ANY_FEATURE
-    low = int(feature.minimum - 1) if feature.type == "integer" else feature.minimum - 1
-    high = int(feature.maximum + 1) if feature.type == "integer" else feature.maximum + 1
+    low = int(feature.lowest - 1) if feature.discrete else feature.lowest - 1
+    high = int(feature.highest + 1) if feature.discrete else feature.highest + 1
     return [
         BadRequest("malformed-json", b'{"features": {', 400, "InvalidJSON", "body", "json_invalid"),
         BadRequest("empty-body", b"", 400, "InvalidJSON", "body", "json_invalid"),
@@ -220,11 +230,27 @@ def _count_cases(name: str) -> list[BadRequest]:
                        400, "InvalidRequest", f"features.{name}", "int_type")]
 
 
+def _category_cases(spec: FeatureSpec) -> list[BadRequest]:
+    field = f"features.{spec.name}"
+    first = (spec.categories or ("",))[0]
+    return [
+        BadRequest("unknown-category", _with_value(spec.name, b'"not_one_of_them"'),
+                   400, "InvalidRequest", field, "literal_error"),
+        # A category is matched exactly: another case is another value.
+        BadRequest("category-in-another-case", _with_value(spec.name,
+                                                           json.dumps(first.upper()).encode()),
+                   400, "InvalidRequest", field, "literal_error"),
+        BadRequest("category-code-is-not-a-category", _with_value(spec.name, b"0"),
+                   400, "InvalidRequest", field, "literal_error"),
+    ]
+
+
 # Cases about a kind of feature exist only when the model has one.
 BAD_REQUESTS = [
     *_common_cases(),
     *(_number_cases(NUMBER_FEATURE.name) if NUMBER_FEATURE else []),
     *(_count_cases(COUNT_FEATURE.name) if COUNT_FEATURE else []),
+    *(_category_cases(CATEGORY_FEATURE) if CATEGORY_FEATURE else []),
 ]
 
 

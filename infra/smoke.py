@@ -61,9 +61,13 @@ def expect(condition: bool, message: str) -> None:
 
 
 def typical_request(model_card: dict[str, Any]) -> dict[str, Any]:
-    """One night at the middle of every feature's range, from the served model's card."""
+    """One night at the middle of every feature's range (a category's first value), from the
+    served model's card."""
     night = {}
     for feature in model_card["features"]:
+        if feature.get("categories"):
+            night[feature["name"]] = feature["categories"][0]
+            continue
         middle = (feature["minimum"] + feature["maximum"]) / 2
         night[feature["name"]] = round(middle) if feature["type"] == "integer" else middle
     return {"features": night}

@@ -73,14 +73,14 @@ def test_full_batch_is_accepted(client: Client) -> None:
 @pytest.mark.skipif(NUMBER_FEATURE is None, reason="the model has no real-valued feature")
 def test_integer_values_are_accepted_for_number_features(client: Client, instance: dict[str, Any]) -> None:
     assert NUMBER_FEATURE is not None
-    instance[NUMBER_FEATURE.name] = math.ceil(NUMBER_FEATURE.minimum)
+    instance[NUMBER_FEATURE.name] = math.ceil(NUMBER_FEATURE.lowest)
     assert post_predict(client, {"features": instance}).status_code == 200
 
 
 @pytest.mark.skipif(COUNT_FEATURE is None, reason="the model has no count feature")
 def test_whole_float_is_accepted_for_a_count(client: Client, instance: dict[str, Any]) -> None:
     assert COUNT_FEATURE is not None
-    instance[COUNT_FEATURE.name] = float(math.ceil(COUNT_FEATURE.minimum))
+    instance[COUNT_FEATURE.name] = float(math.ceil(COUNT_FEATURE.lowest))
     assert post_predict(client, {"features": instance}).status_code == 200
 
 

@@ -20,6 +20,7 @@ from harness.samples import (
     GOLDEN,
     MODEL,
     SAMPLE_ADVICE,
+    as_row,
     full_batch,
     largest_batch,
     private_instance,
@@ -31,7 +32,7 @@ PRIVATE_INSTANCE = private_instance()
 # Another golden instance with another answer than the sample's, for a mixed batch.
 OTHER = next(e for e in GOLDEN.examples if e.answer.advice_id != SAMPLE_ADVICE)
 # Above the range by a value no other number in the output has.
-TOO_HIGH = ANY_FEATURE.maximum + 17.4321
+TOO_HIGH = ANY_FEATURE.highest + 17.4321
 PREDICTION_LOG_FIELDS = {
     "correlation_id", "model_version", "advice", "advice_counts", "probability",
     "probability_min", "batch_size", "inference_ms", "cold_start",
@@ -132,6 +133,9 @@ def assert_no_feature_values(lines: list[dict[str, Any]]) -> None:
     text = json.dumps(lines)
     for value in private:
         assert repr(value) not in text, f"feature value {value} leaked"
+    # A category's value as a JSON string ("open"): the model's own names never hold one.
+    for category in (v for v in PRIVATE_INSTANCE.values() if isinstance(v, str)):
+        assert json.dumps(category) not in text, f"feature value {category!r} leaked"
     for line in lines:
         assert not set(PRIVATE_INSTANCE) & set(_keys(line)), line
 
@@ -161,7 +165,7 @@ def test_feature_logging_needs_the_explicit_setting(
         logger.setLevel(previous_level)
 
     [line] = [log for log in service_output.logs() if log["message"] == "features"]
-    assert line["instances"] == [list(map(float, PRIVATE_INSTANCE.values()))]
+    assert line["instances"] == [as_row(PRIVATE_INSTANCE)]
 
 
 def test_unhandled_error_is_a_generic_500_and_a_logged_traceback(

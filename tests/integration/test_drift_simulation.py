@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import drift_week
 from benchmarks.cost import Profile
+from harness.samples import MODEL
 
 # Four days at 30 % of the bill's volume: the shifts start on day 4 at 06:00.
 DAYS = 4
@@ -38,7 +39,7 @@ def test_each_shift_is_detected_within_hours_naming_its_feature(
 ) -> None:
     shifts = {n: s for n, s in simulated["scenarios"].items() if s["shift"] is not None}
 
-    assert len(shifts) == 2
+    assert len(shifts) == len(drift_week.SHIFTS[MODEL.name])
     for name, scenario in shifts.items():
         assert scenario["false_pages"] == 0, name
         # One page (the alarm) and one message, while the shift lasts.

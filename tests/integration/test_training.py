@@ -27,8 +27,8 @@ def retrained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def probe_nights() -> list[list[float]]:
     # Nights the model never saw (another seed), plus the edges of every feature's range.
     probes: list[list[float]] = train.generate_nights(300, seed=7).features.tolist()
-    probes.append([f.minimum for f in train.FEATURES])
-    probes.append([f.maximum for f in train.FEATURES])
+    probes.append([f.lowest for f in train.FEATURES])
+    probes.append([f.highest for f in train.FEATURES])
     return probes
 
 

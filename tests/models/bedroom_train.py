@@ -3,8 +3,9 @@
     python -m tests.models.bedroom_train        (rewrites tests/models/bedroom/)
 
 It differs from the bundled sleep model in every way the service must not care about: other
-features (one of them a count), four classes instead of five, and a scikit-learn Pipeline whose
-ColumnTransformer selects its columns by name, so it must be given a DataFrame. CI runs the
+features (one of them a count, one a category given as strings), four classes instead of
+five, and a scikit-learn Pipeline whose ColumnTransformer selects its columns by name, so it
+must be given a DataFrame. CI runs the
 service, API and infrastructure layers with it in model/ (tests/integration/
 test_another_model.py); it is also the worked example in model/README.md.
 """
@@ -20,7 +21,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from chalicelib.metadata import AdviceClass, FeatureSpec, ModelMetadata
 from chalicelib.saving import save_model
@@ -28,6 +29,7 @@ from chalicelib.saving import save_model
 OUTPUT_DIR = Path(__file__).resolve().parent / "bedroom"
 SEED = 7
 
+WINDOW_POSITIONS = ("closed", "ajar", "open")
 FEATURES = (
     FeatureSpec(name="room_temperature_celsius", type="number", unit="°C", minimum=5,
                 maximum=40, description="Bedroom temperature at bedtime."),
@@ -37,6 +39,8 @@ FEATURES = (
                 description="Light level in the bedroom after lights out."),
     FeatureSpec(name="screens_in_bedroom", type="integer", unit="count", minimum=0, maximum=5,
                 description="Screens (TV, laptop, tablet) kept in the bedroom."),
+    FeatureSpec(name="window", type="category", unit="", categories=WINDOW_POSITIONS,
+                description="How the bedroom window is left overnight."),
 )
 CLASSES = (
     AdviceClass(id="bedroom_is_fine", advice="Your bedroom suits sleep: nothing to change."),
@@ -53,7 +57,12 @@ def generate_rooms(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
         "noise_decibels": np.clip(rng.normal(35, 10, rows), 15, 80).round(0),
         "light_lux": np.clip(rng.gamma(1.5, 8, rows), 0, 200).round(1),
         "screens_in_bedroom": rng.integers(0, 4, rows),
+        "window": rng.choice(WINDOW_POSITIONS, rows, p=(0.5, 0.3, 0.2)),
     })
+    # An open window lets the street in and the warmth out.
+    opened = rooms["window"].map({"closed": 0.0, "ajar": 0.5, "open": 1.0})
+    rooms["noise_decibels"] = np.clip(rooms["noise_decibels"] + 12 * opened, 15, 90).round(0)
+    rooms["room_temperature_celsius"] = (rooms["room_temperature_celsius"] - 2 * opened).round(1)
     scores = np.column_stack([
         np.full(rows, 1.0),
         (rooms["room_temperature_celsius"] - 21) / 2,
@@ -69,6 +78,8 @@ def build_estimator() -> Pipeline:
     columns = ColumnTransformer([
         ("scaled", StandardScaler(), ["room_temperature_celsius", "noise_decibels", "light_lux"]),
         ("screens", OneHotEncoder(handle_unknown="ignore"), ["screens_in_bedroom"]),
+        # The window by its strings, as the request gives them.
+        ("window", OneHotEncoder(categories=[list(WINDOW_POSITIONS)]), ["window"]),
     ])
     return Pipeline([("columns", columns), ("classifier", LogisticRegression(max_iter=1000))])
 
@@ -80,14 +91,17 @@ def build_uncompilable_estimator() -> Pipeline:
     leaf values beyond float32's range: the compiled graph answers NaN for some rooms, so
     save_model keeps scikit-learn for it (tests/unit/test_compiled_serving.py).
     """
-    columns = ColumnTransformer([("rooms", "passthrough", [f.name for f in FEATURES])])
+    columns = ColumnTransformer([
+        ("rooms", "passthrough", [f.name for f in FEATURES if f.categories is None]),
+        ("window", OrdinalEncoder(categories=[list(WINDOW_POSITIONS)]), ["window"]),
+    ])
     return Pipeline([("columns", columns), ("classifier", GradientBoostingClassifier(
         n_estimators=200, learning_rate=1.0, max_depth=4, random_state=SEED))])
 
 
 def train(output_dir: Path = OUTPUT_DIR, *, uncompilable: bool = False) -> ModelMetadata:
     """The second model; `uncompilable` swaps in build_uncompilable_estimator, trained on a
-    smaller sample (fast enough for a test), as version 0.3.1-boosted."""
+    smaller sample (fast enough for a test), as version 0.4.1-boosted."""
     rooms, labels = generate_rooms(1200 if uncompilable else 3000, SEED)
     x_train, x_test, y_train, y_test = train_test_split(
         rooms, labels, test_size=0.25, random_state=SEED, stratify=labels)
@@ -96,7 +110,7 @@ def train(output_dir: Path = OUTPUT_DIR, *, uncompilable: bool = False) -> Model
     return save_model(
         output_dir, estimator,
         held_out_features=x_test, held_out_labels=y_test, training_features=x_train,
-        name="bedroom-check", version="0.3.1-boosted" if uncompilable else "0.3.0",
+        name="bedroom-check", version="0.4.1-boosted" if uncompilable else "0.4.0",
         description="Advice on the bedroom itself, from the room's sensors.",
         features=FEATURES, classes=CLASSES,
         training={"script": "tests/models/bedroom_train.py", "seed": SEED},

@@ -20,7 +20,7 @@ from chalicelib.metadata import (
     sha256_of,
 )
 from chalicelib.model_package import ModelLoadError, load_model_package
-from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE
+from harness.samples import MODEL, MODEL_DIR, SAMPLE_ADVICE, SAMPLE_INSTANCE, as_row
 from tests.conftest import RUNTIMES, SECOND_MODEL_DIR, requires_compiled
 
 
@@ -48,7 +48,7 @@ def rehash_compiled(model_dir: Path) -> None:
 def test_bundled_model_loads_and_answers_in_metadata_class_order(runtime: Runtime) -> None:
     advisor = load_model_package(MODEL_DIR, runtime=runtime).advisor
 
-    [advice] = advisor.advise([[SAMPLE_INSTANCE[name] for name in MODEL.feature_names]])
+    [advice] = advisor.advise([as_row(SAMPLE_INSTANCE)])
 
     assert advisor.runtime == runtime
     assert advice.advice_id == SAMPLE_ADVICE

@@ -23,7 +23,8 @@ from harness.samples import MODEL, MODEL_DIR, SAMPLE_INSTANCE
 
 def longest_nights(metadata: ModelMetadata, count: int) -> str:
     # Every value at its longest: a 24-digit number stands in for the longest double's form.
-    night = {spec.name: (int(max(str(int(spec.minimum)), str(int(spec.maximum)), key=len))
+    night = {spec.name: (max(spec.categories, key=len) if spec.categories is not None
+                         else int(max(str(int(spec.lowest)), str(int(spec.highest)), key=len))
                          if spec.type == "integer" else int("9" * LONGEST_NUMBER))
              for spec in metadata.features}
     return json.dumps({"instances": [night] * count})
@@ -79,10 +80,10 @@ def test_saving_a_model_whose_full_batch_exceeds_the_default_limit_warns(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.models import bedroom_train
 
-    # The second model's full batch is 16 KB; a default limit below it stands in for a model
+    # The second model's full batch is 18 KB; a default limit below it stands in for a model
     # of forty features.
     monkeypatch.setattr(contract, "MAX_BODY_BYTES", 10_000)
-    with pytest.warns(UserWarning, match="set max_body_bytes to at least 16"):
+    with pytest.warns(UserWarning, match="set max_body_bytes to at least 18"):
         bedroom_train.train(tmp_path)
 
 

@@ -21,8 +21,8 @@ from chalicelib.metadata import (
     package_files,
 )
 from chalicelib.model_package import load_model_package
+from chalicelib.saving import feature_matrix, save_model
 from chalicelib.saving import main as saving_main
-from chalicelib.saving import save_model
 from harness import REPO_ROOT
 from harness.samples import MODEL, MODEL_DIR
 from tests.conftest import SECOND_MODEL_DIR
@@ -100,9 +100,8 @@ def test_the_comparison_refuses_a_graph_beyond_the_tolerance() -> None:
 
 def test_a_converter_error_is_named_and_scikit_learn_serves(tmp_path: Path) -> None:
     rooms, labels = bedroom_train.generate_rooms(600, 3)
-    estimator = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(
-        rooms.to_numpy(dtype=float), labels)
-    arrays = rooms.to_numpy(dtype=float)
+    arrays = feature_matrix(rooms, bedroom_train.FEATURES)  # the window as its code
+    estimator = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(arrays, labels)
 
     metadata = save_model(
         tmp_path, estimator, held_out_features=arrays[:300], held_out_labels=labels[:300],
@@ -122,8 +121,8 @@ def test_sampled_requests_cover_each_declared_range_edge_to_edge() -> None:
 
     for index, spec in enumerate(MODEL.features):
         column = nights[:, index]
-        assert column.min() == spec.minimum and column.max() == spec.maximum
-        if spec.type == "integer":
+        assert column.min() == spec.lowest and column.max() == spec.highest
+        if spec.discrete:  # a count, or a category's code
             assert np.all(column == np.round(column))
 
 

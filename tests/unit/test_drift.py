@@ -43,7 +43,7 @@ def test_a_number_is_binned_by_deciles_with_open_ends() -> None:
     assert len(baseline.edges) == 9 and len(baseline.shares) == 10
     assert baseline.shares == pytest.approx([0.1] * 10, abs=1e-3)
     # Every value the API accepts has a bin, the declared extremes included.
-    assert baseline.bin_of(NUMBER.minimum) == 0 and baseline.bin_of(NUMBER.maximum) == 9
+    assert baseline.bin_of(NUMBER.lowest) == 0 and baseline.bin_of(NUMBER.highest) == 9
     assert baseline.describe_bin(0).startswith("at most ")
     assert baseline.describe_bin(9) == f"above {baseline.edges[-1]:g} min"
 

@@ -58,12 +58,21 @@ def _keywords(schema: Any) -> set[str]:
 
 
 def _value(spec: Any) -> st.SearchStrategy[Any]:
+    if spec.categories is not None:
+        return st.sampled_from(spec.categories)
     whole = st.integers(math.ceil(spec.minimum), math.floor(spec.maximum))
     if spec.type == "integer":
         # Counts as 2 and as 2.0: the function accepts both, so must the gateway.
         return st.one_of(whole, whole.map(float))
     bounds = st.sampled_from([spec.minimum, spec.maximum])
     return st.one_of(st.floats(spec.minimum, spec.maximum, allow_nan=False), whole, bounds)
+
+
+def _edge(spec: Any, *, highest: bool) -> Any:
+    """A feature's largest (or smallest) value: a category's last (or first) string."""
+    if spec.categories is not None:
+        return spec.categories[-1 if highest else 0]
+    return spec.maximum if highest else spec.minimum
 
 
 NIGHTS = st.fixed_dictionaries({spec.name: _value(spec) for spec in METADATA.features})
@@ -85,9 +94,10 @@ def test_gateway_model_is_draft_4_and_claims_no_unsupported_check() -> None:
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(REQUESTS)
 @example({"features": {**SAMPLE_INSTANCE,
-                       **{s.name: float(SAMPLE_INSTANCE[s.name]) for s in METADATA.features}}})
-@example({"features": {s.name: s.maximum for s in METADATA.features}})
-@example({"features": {s.name: s.minimum for s in METADATA.features}})
+                       **{s.name: float(SAMPLE_INSTANCE[s.name]) for s in METADATA.features
+                          if s.categories is None}}})
+@example({"features": {s.name: _edge(s, highest=True) for s in METADATA.features}})
+@example({"features": {s.name: _edge(s, highest=False) for s in METADATA.features}})
 @example({"instances": full_batch()})
 def test_the_gateway_never_refuses_a_request_the_function_accepts(document: dict[str, Any]) -> None:
     body = json.dumps(document)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
@@ -33,7 +32,7 @@ from chalicelib.metadata import (
     sha256_of,
 )
 from chalicelib.model_package import load_model_package
-from chalicelib.saving import ModelRejected, save_model
+from chalicelib.saving import ModelRejected, feature_matrix, save_model
 from harness.model_packages import package_differences
 from tests.conftest import RUNTIMES
 from tests.models import bedroom_train
@@ -42,6 +41,10 @@ ROOMS, LABELS = bedroom_train.generate_rooms(800, seed=1)
 X_TRAIN, X_TEST, Y_TRAIN, Y_TEST = train_test_split(
     ROOMS, LABELS, test_size=0.25, random_state=0, stratify=LABELS)
 COLUMNS = [f.name for f in bedroom_train.FEATURES]
+# The same rooms in the array encoding (the window as its code), for models fitted on arrays.
+ARRAY_TRAIN = feature_matrix(X_TRAIN, bedroom_train.FEATURES)
+ARRAY_TEST = feature_matrix(X_TEST, bedroom_train.FEATURES)
+CODED_TRAIN = pd.DataFrame(ARRAY_TRAIN, columns=COLUMNS)
 
 
 def save(output_dir: Path, estimator: Any, **overrides: Any) -> ModelMetadata:
@@ -67,7 +70,7 @@ def test_a_dataframe_pipeline_is_served_the_dataframe_it_was_fitted_on(
     served = load_model_package(tmp_path, runtime=runtime)
 
     rows = X_TEST.iloc[:25]
-    answers = served.advisor.advise(rows.to_numpy().tolist())
+    answers = served.advisor.advise(feature_matrix(rows, bedroom_train.FEATURES).tolist())
     expected = estimator.predict_proba(rows)
     assert metadata.input == "dataframe"
     for answer, probabilities in zip(answers, expected, strict=True):
@@ -79,13 +82,13 @@ def test_a_dataframe_pipeline_is_served_the_dataframe_it_was_fitted_on(
 
 @pytest.mark.parametrize("runtime", [SCIKIT_LEARN, ONNX_RUNTIME])
 def test_an_array_model_is_served_an_array(tmp_path: Path, runtime: Runtime) -> None:
-    estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X_TRAIN.to_numpy(), Y_TRAIN)
+    estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(ARRAY_TRAIN, Y_TRAIN)
 
-    metadata = save(tmp_path, estimator, held_out_features=X_TEST.to_numpy())
+    metadata = save(tmp_path, estimator, held_out_features=ARRAY_TEST)
     served = load_model_package(tmp_path, runtime=runtime)
 
-    [answer] = served.advisor.advise([X_TEST.iloc[0].tolist()])
-    expected = estimator.predict_proba(X_TEST.to_numpy()[:1])[0]
+    [answer] = served.advisor.advise(ARRAY_TEST[:1].tolist())
+    expected = estimator.predict_proba(ARRAY_TEST[:1])[0]
     assert metadata.input == "array"
     assert answer.probabilities == pytest.approx(
         dict(zip(estimator.classes_, expected, strict=True)), abs=TOLERANCE)
@@ -110,7 +113,8 @@ def test_golden_answers_cover_every_class_with_clear_winners(tmp_path: Path) -> 
     pytest.param(["room_temperature", *COLUMNS[1:]], id="renamed"),
 ])
 def test_a_model_fitted_on_other_columns_is_refused(tmp_path: Path, columns: list[str]) -> None:
-    frame = X_TRAIN.set_axis(columns, axis=1) if columns[0] == "room_temperature" else X_TRAIN[columns]
+    frame = (CODED_TRAIN.set_axis(columns, axis=1) if columns[0] == "room_temperature"
+             else CODED_TRAIN[columns])
     estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(frame, Y_TRAIN)
 
     with pytest.raises(ModelRejected, match=re.escape(
@@ -123,18 +127,18 @@ def test_a_model_fitted_on_other_columns_is_refused(tmp_path: Path, columns: lis
 def test_a_model_trained_on_integer_labels_is_refused(tmp_path: Path) -> None:
     codes = {c.id: i for i, c in enumerate(bedroom_train.CLASSES)}
     estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(
-        X_TRAIN.to_numpy(), [codes[y] for y in Y_TRAIN])
+        ARRAY_TRAIN, [codes[y] for y in Y_TRAIN])
 
     with pytest.raises(ModelRejected, match=re.escape(
             "the estimator was trained on labels [0, 1, 2, 3], not on the class ids")):
-        save(tmp_path, estimator, held_out_features=X_TEST.to_numpy())
+        save(tmp_path, estimator, held_out_features=ARRAY_TEST)
 
 
 def test_a_model_without_predict_proba_is_refused(tmp_path: Path) -> None:
-    estimator = LinearSVC().fit(X_TRAIN.to_numpy(), Y_TRAIN)
+    estimator = LinearSVC().fit(ARRAY_TRAIN, Y_TRAIN)
 
     with pytest.raises(ModelRejected, match="LinearSVC has no predict_proba"):
-        save(tmp_path, estimator, held_out_features=X_TEST.to_numpy())
+        save(tmp_path, estimator, held_out_features=ARRAY_TEST)
 
 
 def test_a_model_that_needs_a_dataframe_but_hides_it_is_refused(tmp_path: Path) -> None:
@@ -160,8 +164,8 @@ def test_a_failed_save_leaves_the_previous_model_in_place(tmp_path: Path) -> Non
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     with pytest.raises(ModelRejected):
-        save(tmp_path, LinearSVC().fit(X_TRAIN.to_numpy(), Y_TRAIN),
-             held_out_features=X_TEST.to_numpy())
+        save(tmp_path, LinearSVC().fit(ARRAY_TRAIN, Y_TRAIN),
+             held_out_features=ARRAY_TEST)
 
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
@@ -257,8 +261,11 @@ def test_check_prints_the_api_the_model_gets(capsys: pytest.CaptureFixture[str],
     assert f"{metadata.name} {metadata.version}" in printed
     assert "input as a DataFrame" in printed
     for feature in metadata.features:
-        assert re.search(rf"{feature.name} +{feature.type} +{feature.minimum:g}\.\."
-                         rf"{feature.maximum:g} +{re.escape(feature.unit)}", printed)
+        # A range for a number, the allowed strings for a category ("closed | ajar | open").
+        values = (" | ".join(feature.categories) if feature.categories is not None
+                  else f"{feature.minimum:g}..{feature.maximum:g}")
+        assert re.search(rf"{feature.name} +{feature.type} +{re.escape(values)} +"
+                         rf"{re.escape(feature.unit)}", printed)
     for advice in metadata.classes:
         assert f"{advice.id}: {advice.advice}" in printed
     assert f"golden answers: {metadata.golden.examples} examples" in printed
@@ -298,10 +305,10 @@ def test_the_second_models_training_script_reproduces_it(tmp_path: Path,
 
 
 def test_the_held_out_frame_and_array_forms_give_the_same_golden_answers(tmp_path: Path) -> None:
-    estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X_TRAIN.to_numpy(), Y_TRAIN)
+    estimator = DecisionTreeClassifier(max_depth=4, random_state=0).fit(ARRAY_TRAIN, Y_TRAIN)
     from_frame = save(tmp_path / "frame", estimator,
-                      held_out_features=pd.DataFrame(X_TEST.to_numpy(), columns=COLUMNS))
-    from_array = save(tmp_path / "array", estimator, held_out_features=np.asarray(X_TEST))
+                      held_out_features=pd.DataFrame(ARRAY_TEST, columns=COLUMNS))
+    from_array = save(tmp_path / "array", estimator, held_out_features=ARRAY_TEST)
 
     assert from_frame.golden == from_array.golden
 
@@ -332,11 +339,11 @@ def test_another_artifact_under_the_committed_version_is_refused(tmp_path: Path)
     save(model_dir, dataframe_pipeline(), version="2.0.0")
     git("add", "-A")
     git("commit", "-q", "-m", "model 2.0.0")
-    other = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X_TRAIN.to_numpy(), Y_TRAIN)
+    other = DecisionTreeClassifier(max_depth=3, random_state=0).fit(ARRAY_TRAIN, Y_TRAIN)
 
     with pytest.raises(ModelRejected, match=r"another artifact .* under version 2\.0\.0, which "
                                             r"the last commit recorded .* new version"):
-        save(model_dir, other, version="2.0.0", held_out_features=X_TEST.to_numpy())
+        save(model_dir, other, version="2.0.0", held_out_features=ARRAY_TEST)
     assert saving.committed_version_conflict(model_dir, ModelMetadata.read(model_dir)) is None
     # The same save under a new version is what the message asks for.
-    assert save(model_dir, other, version="2.1.0", held_out_features=X_TEST.to_numpy()).version == "2.1.0"
+    assert save(model_dir, other, version="2.1.0", held_out_features=ARRAY_TEST).version == "2.1.0"

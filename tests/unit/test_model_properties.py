@@ -26,12 +26,21 @@ EXAMPLES = examples(300)
 
 
 def value_of(spec: FeatureSpec) -> st.SearchStrategy[float]:
-    if spec.type == "integer":
-        return st.integers(int(spec.minimum), int(spec.maximum)).map(float)
-    return st.floats(spec.minimum, spec.maximum, allow_nan=False, allow_infinity=False)
+    """A row's value: a category's code, an integer's whole number, any number in range."""
+    if spec.discrete:
+        return st.integers(int(spec.lowest), int(spec.highest)).map(float)
+    return st.floats(spec.lowest, spec.highest, allow_nan=False, allow_infinity=False)
+
+
+def request_value(spec: FeatureSpec) -> st.SearchStrategy[Any]:
+    """A request's value: a category's string, else the row's number."""
+    if spec.categories is not None:
+        return st.sampled_from(spec.categories)
+    return value_of(spec)
 
 
 NIGHT = st.tuples(*(value_of(spec) for spec in FEATURES)).map(list)
+REQUEST_NIGHT = st.fixed_dictionaries({spec.name: request_value(spec) for spec in FEATURES})
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -66,23 +75,26 @@ def test_a_batch_answers_as_its_nights_one_by_one(nights: list[list[float]]) -> 
 
 
 def _invalid_value(spec: FeatureSpec) -> st.SearchStrategy[Any]:
+    if spec.categories is not None:  # another string, its code, anything but one of them
+        return st.one_of(st.text(max_size=12).filter(lambda v: v not in (spec.categories or ())),
+                         st.integers(0, len(spec.categories) - 1), st.booleans(), st.none())
     out_of_range = st.one_of(
-        st.floats(max_value=spec.minimum, exclude_max=True, allow_nan=False, allow_infinity=False),
-        st.floats(min_value=spec.maximum, exclude_min=True, allow_nan=False, allow_infinity=False),
+        st.floats(max_value=spec.lowest, exclude_max=True, allow_nan=False, allow_infinity=False),
+        st.floats(min_value=spec.highest, exclude_min=True, allow_nan=False, allow_infinity=False),
     )
     wrong_type = st.one_of(st.booleans(), st.text(max_size=5), st.none(), st.lists(st.integers(), max_size=2))
-    fraction = (st.floats(spec.minimum, spec.maximum).filter(lambda v: not float(v).is_integer())
+    fraction = (st.floats(spec.lowest, spec.highest).filter(lambda v: not float(v).is_integer())
                 if spec.type == "integer" else st.nothing())
     return st.one_of(out_of_range, wrong_type, fraction)
 
 
 @st.composite
 def invalid_request(draw: st.DrawFn) -> tuple[str, bytes]:
-    night = dict(zip([s.name for s in FEATURES], draw(NIGHT), strict=True))
+    night = draw(REQUEST_NIGHT)
     spec = draw(st.sampled_from(FEATURES))
     night[spec.name] = draw(_invalid_value(spec))
     if draw(st.booleans()):
-        nights = [dict(zip(night, draw(NIGHT), strict=True)) for _ in range(draw(st.integers(0, 3)))]
+        nights = [draw(REQUEST_NIGHT) for _ in range(draw(st.integers(0, 3)))]
         position = draw(st.integers(0, len(nights)))
         nights.insert(position, night)
         return f"instances[{position}].{spec.name}", json.dumps({"instances": nights}).encode()
