@@ -33,7 +33,8 @@ with observability.model_load() as loading:
     loading.loaded(package.advisor.metadata.version, package.advisor.runtime)
 advisor, request_schema = package.advisor, package.request_schema
 model_ref = {"name": advisor.metadata.name, "version": advisor.metadata.version}
-model_card_body = package.model_card().model_dump(mode="json")
+model_card_body = package.model_card().served(
+    training_details=settings.publish_training_details)
 # This container's counts of nights per feature bin, for the drift check (chalicelib/drift.py).
 tally = NightTally(package.baseline)
 

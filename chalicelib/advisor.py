@@ -133,6 +133,10 @@ class SleepAdvisor:
                                  f"{self._classes}, the metadata declares "
                                  f"{list(metadata.class_ids)}")
         self._advice_text = {c.id: c.advice for c in metadata.classes}
+        threshold = metadata.decision_threshold
+        # (the thresholded class's column, the other's), for a model that declares one.
+        self._threshold = None if threshold is None else (
+            self._classes.index(threshold.advice_id), threshold.probability)
 
     @property
     def runtime(self) -> Runtime:
@@ -144,6 +148,9 @@ class SleepAdvisor:
         # The first of equal probabilities wins, in the estimator's class order, as
         # scikit-learn's predict does; both runtimes share this one argmax.
         best = probabilities.argmax(axis=1)
+        if self._threshold is not None:  # two classes: the declared one from its threshold on
+            column, at_least = self._threshold
+            best = np.where(probabilities[:, column] >= at_least, column, 1 - column)
         class_order = self.metadata.class_ids
         results = []
         for row, best_index in zip(probabilities, best, strict=True):

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     # Which runtime serves: "model", the one save_model chose (the only one the image holds),
     # or "scikit-learn" to serve the pickled estimator locally.
     runtime: Literal["model", "onnxruntime", "scikit-learn"] = "model"
+    # GET /model serves the whole model card, or only its public part (chalicelib.drift's
+    # TRAINING_DETAILS left out) when this is false.
+    publish_training_details: bool = True
 
     @field_validator("model_dir")
     @classmethod

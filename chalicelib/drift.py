@@ -104,6 +104,21 @@ class ModelCard(ModelMetadata):
 
     drift_baseline: DriftBaseline
 
+    def served(self, *, training_details: bool) -> dict[str, Any]:
+        """The card as JSON; without `training_details` (a stage's publish_training_details
+        setting), only what the model is for and does, and how well."""
+        if training_details:
+            return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude=set(TRAINING_DETAILS))
+
+
+# The parts of the model card that say how the model was made: its training record, the
+# training data's histograms, the artifacts' hashes, libraries and runtime. A stage with
+# publish_training_details=false leaves them out of GET /model.
+TRAINING_DETAILS = ("estimator", "sklearn_version", "python_version", "artifact",
+                    "artifact_sha256", "golden", "baseline", "serving", "libraries",
+                    "monitoring", "training", "drift_baseline")
+
 
 def feature_baseline(spec: FeatureSpec, column: ArrayLike) -> FeatureBaseline:
     """The training histogram of one feature: a bin per category (those training never saw

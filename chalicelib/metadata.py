@@ -39,7 +39,8 @@ _FEATURE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 # Records save_model added over time: a metadata file without one was saved before it.
-SAVED_LATER = ("baseline", "serving", "libraries")
+SAVED_LATER = ("baseline", "serving", "libraries", "intended_use", "latency",
+               "metrics.per_class", "metrics.confusion_matrix")
 
 
 class ModelLoadError(RuntimeError):
@@ -135,13 +136,49 @@ class AdviceClass(FrozenModel):
     advice: str
 
 
+class ClassScores(FrozenModel):
+    """How the model did on one class's held-out rows, as scikit-learn's classification report."""
+
+    precision: float = Field(ge=0, le=1, description="Of the nights advised this class, the "
+                                                       "share whose true class it was.")
+    recall: float = Field(ge=0, le=1, description="Of the nights of this class, the share "
+                                                    "advised it.")
+    f1: float = Field(ge=0, le=1)
+    support: int = Field(ge=0, description="Held-out nights of this class.")
+
+
 class EvaluationMetrics(FrozenModel):
-    """Scores on the held-out split, recorded at training time."""
+    """Scores on the held-out split, recorded at training time, of the advice as served (after
+    any decision threshold)."""
 
     accuracy: float = Field(ge=0, le=1)
     macro_f1: float = Field(ge=0, le=1)
     test_rows: int = Field(gt=0)
     train_rows: int = Field(gt=0)
+    per_class: dict[str, ClassScores]
+    # confusion_matrix[i][j]: held-out nights of class i advised class j, both in the
+    # metadata's class order.
+    confusion_matrix: tuple[tuple[int, ...], ...]
+
+
+class Latency(FrozenModel):
+    """The model's own time to answer, measured by save_model through the runtime that serves
+    it (the median of many calls, after a warm-up): what a request adds to the handler's fixed
+    cost on the machine that saved it. Lambda's CPU differs; benchmarks/ measures the service."""
+
+    runtime: Runtime
+    one_night_ms: float = Field(gt=0)
+    hundred_nights_ms: float = Field(gt=0)
+    measured_on: str = Field(description="The CPU it was measured on.")
+
+
+class DecisionThreshold(FrozenModel):
+    """For a model of two classes: advise `advice_id` when its probability is at least
+    `probability`, else the other class (instead of the more probable one). The golden answers
+    are taken with it, so a threshold changed afterwards fails the start-up check."""
+
+    advice_id: str
+    probability: float = Field(gt=0, lt=1)
 
 
 class GoldenReference(FrozenModel):
@@ -217,6 +254,11 @@ class ModelMetadata(FrozenModel):
     features: tuple[FeatureSpec, ...] = Field(min_length=1)
     classes: tuple[AdviceClass, ...] = Field(min_length=2)
     metrics: EvaluationMetrics
+    # The model card: what the model is for, what it must not be used for, and its speed.
+    intended_use: str = Field(min_length=1)
+    limitations: tuple[str, ...] = ()
+    latency: Latency
+    decision_threshold: DecisionThreshold | None = None
     golden: GoldenReference
     baseline: BaselineReference
     serving: Serving
@@ -234,6 +276,11 @@ class ModelMetadata(FrozenModel):
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"duplicate {label} names in {names}")
+        threshold = self.decision_threshold
+        if threshold is not None and (len(self.classes) != 2
+                                      or threshold.advice_id not in self.class_ids):
+            raise ValueError(f"a decision threshold needs a model of two classes and one of "
+                             f"them; this one has {list(self.class_ids)}")
         return self
 
     @classmethod
@@ -247,13 +294,15 @@ class ModelMetadata(FrozenModel):
                 f"{path}: metadata file is missing; a model directory is written by "
                 "chalicelib.saving.save_model (model/README.md)") from None
         except ValidationError as error:  # also malformed JSON and bytes that are not UTF-8
-            missing = sorted({str(e["loc"][0]) for e in error.errors()
-                              if e["type"] == "missing" and e["loc"][0] in SAVED_LATER})
+            missing = sorted({".".join(map(str, e["loc"])) for e in error.errors()
+                              if e["type"] == "missing"
+                              and ".".join(map(str, e["loc"])) in SAVED_LATER})
             if missing:
                 raise ModelLoadError(
                     f"{path}: metadata has no {' or '.join(repr(m) for m in missing)}: the model "
                     "was saved by an earlier save_model; run its training script again (it "
-                    "records the drift baseline, the serving runtime and the libraries it needs)") from None
+                    "records the drift baseline, the serving runtime, the libraries it needs and "
+                    "the model card, for which save_model now asks an intended_use)") from None
             raise ModelLoadError(f"{path}: metadata is invalid: {error}") from None
 
     @property

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.config import Settings
 from chalicelib.contract import BUNDLED_MODEL_DIR, PROJECT_ROOT
-from chalicelib.drift import ModelCard
+from chalicelib.drift import TRAINING_DETAILS, ModelCard
 from chalicelib.metadata import ModelMetadata
 from chalicelib.schemas import RequestSchema
 
@@ -102,12 +102,18 @@ def build_openapi(metadata: ModelMetadata, settings: Settings) -> dict[str, Any]
         }},
         "/model": {"get": {
             "operationId": "model",
-            "summary": "The model's public metadata: features with units and ranges, classes, "
-                       "metrics, and the training histograms drift is measured against",
+            "summary": "The model card: what the model is for and its limitations, features "
+                       "with units and ranges or categories, classes, held-out scores, latency; "
+                       "and its training details (the training histograms drift is measured "
+                       "against, hashes, libraries, runtime) unless the stage sets "
+                       "publish_training_details to false",
             "responses": {"200": {"description": "The model card",
                                   "content": json_content(ModelCard)}},
         }},
     }
+    # A stage may leave its training details out: the card promises only the rest.
+    card = components[ModelCard.__name__]
+    card["required"] = [name for name in card["required"] if name not in TRAINING_DETAILS]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Sleep Advisor", "version": metadata.version,

@@ -26,10 +26,10 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
-from sklearn.metrics import accuracy_score, f1_score
 
-from chalicelib import compiling, contract, drift, golden, pickled
+from chalicelib import compiling, contract, drift, evaluation, golden, pickled
 from chalicelib.advisor import ScikitLearnPredictor, SleepAdvisor, serving_problem
+from chalicelib.compiled import CompiledPredictor
 from chalicelib.config import get_settings
 from chalicelib.golden import GoldenAnswers, GoldenExample
 from chalicelib.metadata import (
@@ -44,9 +44,10 @@ from chalicelib.metadata import (
     SCIKIT_LEARN,
     AdviceClass,
     BaselineReference,
-    EvaluationMetrics,
+    DecisionThreshold,
     FeatureSpec,
     GoldenReference,
+    Latency,
     ModelLoadError,
     ModelMetadata,
     Monitoring,
@@ -82,16 +83,24 @@ def save_model(
     features: Sequence[FeatureSpec],
     classes: Sequence[AdviceClass],
     training: dict[str, str | int | float],
+    intended_use: str,
+    limitations: Sequence[str] = (),
+    decision_threshold: DecisionThreshold | None = None,
     monitoring: Monitoring | None = None,
 ) -> ModelMetadata:
     """Check, evaluate and save a fitted classifier with its metadata and golden answers.
 
     `held_out_features` are rows the estimator was not fitted on, in the form it was fitted
-    on (a NumPy array, or a pandas DataFrame with the features as columns); their accuracy and
-    macro F1 go into the metadata and some of them become the golden answers.
-    `training_features` are the rows it was fitted on, in the same form: their histogram per
-    feature is the drift baseline the deployed stage compares its traffic with.
+    on (a NumPy array, or a pandas DataFrame with the features as columns); their scores (per
+    class, and the confusion matrix) go into the metadata and some of them become the golden
+    answers. `training_features` are the rows it was fitted on, in the same form: their
+    histogram per feature is the drift baseline the deployed stage compares its traffic with.
+    `intended_use` and `limitations` are the model card's words for the people who use it;
+    GET /model serves them. A model of two classes may advise by a `decision_threshold`.
     """
+    if not intended_use.strip():
+        raise ModelRejected("say what the model is for: save_model(..., intended_use=\"...\"), "
+                            "a sentence or two for the model card GET /model serves")
     labels = np.asarray(held_out_labels)
     libraries = _image_libraries(estimator)
     training_matrix = feature_matrix(training_features, features, "training")
@@ -101,8 +110,11 @@ def save_model(
         sklearn_version=sklearn.__version__, python_version=platform.python_version(),
         artifact_sha256="0" * 64, features=tuple(features), classes=tuple(classes),
         input="array" if getattr(estimator, "feature_names_in_", None) is None else "dataframe",
-        metrics=EvaluationMetrics(accuracy=0, macro_f1=0, test_rows=max(len(labels), 1),
-                                  train_rows=max(train_rows, 1)),
+        metrics=evaluation.placeholder_metrics([c.id for c in classes], len(labels), train_rows),
+        intended_use=intended_use, limitations=tuple(limitations),
+        latency=Latency(runtime=SCIKIT_LEARN, one_night_ms=1, hundred_nights_ms=1,
+                        measured_on="not measured yet"),
+        decision_threshold=decision_threshold,
         golden=GoldenReference(sha256="0" * 64, examples=1),
         baseline=BaselineReference(sha256="0" * 64),
         serving=Serving(runtime=SCIKIT_LEARN, compared_requests=0, reason="not compiled yet"),
@@ -129,12 +141,9 @@ def save_model(
                                          staging / ARTIFACT_FILENAME)
         advisor = SleepAdvisor(unverified, reference)
         answers = _golden_answers(advisor, rows, labels)
-        predicted = [a.advice_id for a in advisor.advise(compiling.checked_rows(rows, draft).tolist())]
-        metrics = EvaluationMetrics(
-            accuracy=round(float(accuracy_score(labels, predicted)), 4),
-            macro_f1=round(float(f1_score(labels, predicted, average="macro")), 4),
-            test_rows=len(labels), train_rows=train_rows,
-        )
+        held_out = compiling.checked_rows(rows, draft)
+        predicted = [a.advice_id for a in advisor.advise(held_out.tolist())]
+        metrics = evaluation.evaluate(labels, predicted, draft.class_ids, train_rows)
         (staging / GOLDEN_FILENAME).write_text(answers.model_dump_json(indent=2) + "\n",
                                                encoding="utf-8")
         baseline = drift.drift_baseline(draft, training_matrix.tolist(), predicted)
@@ -145,9 +154,13 @@ def save_model(
         checked = [example.request["features"] for example in answers.examples] + rows
         serving, graph = compiling.choose_runtime(
             reference, draft, compiling.checked_rows(checked, draft), golden.TOLERANCE)
+        served: ScikitLearnPredictor | CompiledPredictor = reference
         if graph is not None:
             (staging / COMPILED_FILENAME).write_bytes(graph)
+        if graph is not None and serving.compiled is not None:
+            served = CompiledPredictor(graph, unverified, serving.compiled)
         metadata = unverified.model_copy(update={
+            "latency": evaluation.measure_latency(SleepAdvisor(unverified, served), held_out),
             "serving": serving,
             "metrics": metrics,
             "golden": GoldenReference(sha256=sha256_of(staging / GOLDEN_FILENAME),
@@ -346,9 +359,23 @@ def request_value(spec: FeatureSpec, value: float) -> float | int | str:
 def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int | str]],
                     labels: np.ndarray) -> GoldenAnswers:
     """GOLDEN_PER_CLASS clear answers per class, then one for every category value they did not
-    give yet (where the held-out rows have it): each string reaches the model in the check."""
+    give yet (where the held-out rows have it): each string reaches the model in the check. A
+    model with a decision threshold also gets the held-out nights nearest to it on either side,
+    so the check fails if the threshold is moved past either."""
     schema = RequestSchema(advisor.metadata, max_batch_instances=1, max_body_bytes=1 << 20)
     examples: list[GoldenExample] = []
+    threshold = advisor.metadata.decision_threshold
+
+    def clear(answer: golden.GoldenAnswer) -> bool:
+        # Far enough from where the advice would change that a difference within the tolerance
+        # cannot flip it: the runner-up, or the threshold (half the margin: in two classes, the
+        # lead over the runner-up is twice the distance from one half).
+        if threshold is not None:
+            return abs(answer.probabilities[threshold.advice_id]
+                       - threshold.probability) >= GOLDEN_MIN_MARGIN / 2
+        top, runner_up = sorted(answer.probabilities.values(), reverse=True)[:2]
+        return top - runner_up >= GOLDEN_MIN_MARGIN
+
 
     def clear_answer(index: int) -> GoldenExample | None:
         request = {"features": rows[index]}
@@ -359,8 +386,7 @@ def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int | st
                 f"the model failed to answer held-out row {index} as the service asks it "
                 f"({'a DataFrame' if advisor.metadata.input == 'dataframe' else 'a float64 array'} with "
                 f"the metadata's features in order): {error!r}") from None
-        top, runner_up = sorted(answer.probabilities.values(), reverse=True)[:2]
-        if top - runner_up < GOLDEN_MIN_MARGIN:
+        if not clear(answer):
             return None
         return GoldenExample(label=str(labels[index]), request=request, answer=answer)
 
@@ -386,6 +412,18 @@ def _golden_answers(advisor: SleepAdvisor, rows: list[dict[str, float | int | st
                 if example is not None:
                     examples.append(example)
                     break
+    if threshold is not None:
+        answers = advisor.advise(compiling.checked_rows(rows, advisor.metadata).tolist())
+        distance = np.array([a.probabilities[threshold.advice_id] for a in answers]) - (
+            threshold.probability)
+        clear_rows = np.abs(distance) >= GOLDEN_MIN_MARGIN / 2
+        for side in (distance > 0, distance < 0):
+            candidates = np.flatnonzero(side & clear_rows)
+            if candidates.size:
+                nearest = int(candidates[np.argmin(np.abs(distance[candidates]))])
+                example = clear_answer(nearest)
+                if example is not None and example not in examples:
+                    examples.append(example)
     return GoldenAnswers(tolerance=golden.TOLERANCE, examples=tuple(examples))
 
 
@@ -418,6 +456,7 @@ def describe(package: ModelPackage) -> str:
               f"{f.description}" for f in metadata.features]
     lines += ["", "Classes (advice_id: advice):"]
     lines += [f"  {c.id}: {c.advice}" for c in metadata.classes]
+    lines += ["", *evaluation.describe_card(metadata)]
     baseline = package.baseline
     lines += ["", f"Drift baseline ({baseline.training_rows} training rows; answers from "
               f"{baseline.held_out_rows} held-out rows), share per bin:"]

@@ -34,7 +34,7 @@ CONFIGURED_CONTEXT: dict[str, Any] = {
     **SLACK_CONTEXT,
     "stage": "prod", "memory_size_mb": "2048", "throttle_rate_per_second": "5",
     "throttle_burst": "10", "reserved_concurrency": "20", "max_batch_instances": "25",
-    "max_body_bytes": "131072",
+    "max_body_bytes": "131072", "publish_training_details": "false",
     "user_pool_arn": "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/eu-central-1_Example1",
     "configure_api_gateway_logging_role": "false",
     "deployment_preference": "Linear10PercentEvery1Minute",

@@ -150,6 +150,16 @@ def train(output_dir: Path, seed: int = DATA_SEED, rows: int = DATASET_ROWS) -> 
         description="Advice for better sleep from one night of phone and wearable data.",
         features=FEATURES,
         classes=CLASSES,
+        intended_use=("Everyday advice on one habit to change for better sleep, shown in the "
+                      "mobile app to adults who track their sleep with a phone and a wearable."),
+        limitations=(
+            "Not a medical device: it does not diagnose or screen for sleep disorders such as "
+            "insomnia or sleep apnoea, and its advice is no substitute for a clinician's.",
+            "Trained on synthetic nights (model.train.generate_nights), not on real users: its "
+            "held-out scores say how well it learned the generator, not how it does on people.",
+            "One night at a time: it knows nothing of the nights before, medication, shift work "
+            "or children, and one unusual night can change its advice.",
+        ),
         # The original design's threshold: well above chance (0.2) for five classes, and well
         # below the 0.8 average this model reaches on held-out nights.
         monitoring=Monitoring(low_probability=0.45),

@@ -81,6 +81,8 @@ class ChaliceApp(Construct):
                 contract.METRICS_NAMESPACE_VARIABLE: config.metrics_namespace,
                 setting_variable("max_batch_instances"): str(config.max_batch_instances),
                 setting_variable("max_body_bytes"): str(config.max_body_bytes),
+                setting_variable("publish_training_details"):
+                    str(config.publish_training_details).lower(),
             },
             # The role is created with only what the function needs; Chalice's own would allow
             # writing to every log group in the account.

@@ -84,6 +84,12 @@ class StageConfig(BaseModel):
         description="the largest `/predict` body the function reads (at most Lambda's 6 MB); "
         "`cdk synth` refuses a model whose full batch could be larger, naming the settings that "
         "fit (API Gateway's request model checks the parsed body, not its size)")
+    publish_training_details: bool = Field(
+        default=True,
+        description="serve the model card's training details in `GET /model` (the training "
+        "record, the training data's histograms, hashes, libraries and runtime); `false` serves "
+        "only what the model is for, its limitations, features, classes, held-out scores and "
+        "latency")
     user_pool_arn: str = Field(
         default="", description="trust an existing Cognito user pool that the mobile app signs "
         "users in with instead of creating one")

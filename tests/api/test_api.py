@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib.drift import TRAINING_DETAILS
+from chalicelib.observability import label_with_model_version
 from chalicelib.proxy_event import api_gateway_event
 from harness.lambda_context import LambdaContext
 from harness.samples import (
@@ -27,7 +29,7 @@ from harness.samples import (
     assert_rejected,
     full_batch,
 )
-from harness.service import post_predict
+from harness.service import import_app, post_predict
 
 
 def test_one_instance_gets_its_golden_answer_with_all_class_probabilities(
@@ -139,6 +141,25 @@ def test_model_card_lists_features_classes_metrics_and_the_drift_baseline(client
     assert [f["name"] for f in card["features"]] == list(MODEL.feature_names)
     assert {"unit", "minimum", "maximum", "description"} <= set(card["features"][0])
     assert card["golden"]["examples"] == len(GOLDEN.examples)
+    # The model card's own words and figures.
+    assert card["intended_use"] == MODEL.intended_use and card["limitations"] == list(
+        MODEL.limitations)
+    assert set(card["metrics"]["per_class"]) == set(MODEL.class_ids)
+    assert card["latency"]["one_night_ms"] > 0
+
+
+def test_a_stage_may_keep_the_training_details_private(
+        monkeypatch: pytest.MonkeyPatch, app_module: ModuleType) -> None:
+    monkeypatch.setenv("SLEEP_ADVISOR_PUBLISH_TRAINING_DETAILS", "false")
+    private = import_app("private_card_app")
+    try:
+        with Client(private.app) as client:
+            card = json.loads(client.http.get("/model").body)
+    finally:
+        label_with_model_version(app_module.advisor.metadata.version)
+
+    assert not set(card) & set(TRAINING_DETAILS)
+    assert card == MODEL.model_dump(mode="json", exclude=set(TRAINING_DETAILS))
 
 
 @pytest.mark.parametrize(("body", "status"), [

@@ -62,6 +62,7 @@ def test_context_sets_memory_throttling_concurrency_and_limits(
     assert function["Environment"]["Variables"]["SLEEP_ADVISOR_MAX_BATCH_INSTANCES"] == "25"
     assert model["properties"]["instances"]["maxItems"] == 25
     assert function["Environment"]["Variables"]["SLEEP_ADVISOR_MAX_BODY_BYTES"] == "131072"
+    assert function["Environment"]["Variables"]["SLEEP_ADVISOR_PUBLISH_TRAINING_DETAILS"] == "false"
     assert function["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "SleepAdvisor/prod"
 
 

@@ -113,6 +113,8 @@ def train(output_dir: Path = OUTPUT_DIR, *, uncompilable: bool = False) -> Model
         name="bedroom-check", version="0.4.1-boosted" if uncompilable else "0.4.0",
         description="Advice on the bedroom itself, from the room's sensors.",
         features=FEATURES, classes=CLASSES,
+        intended_use="Advice on the bedroom itself (temperature, noise, light), from its sensors.",
+        limitations=("Trained on synthetic rooms; the suite's second model, not a product.",),
         training={"script": "tests/models/bedroom_train.py", "seed": SEED},
     )
 

@@ -43,6 +43,7 @@ def train(output_dir: Path) -> ModelMetadata:
         training_features=x_train, name="sleep-advice-log-minutes", version="0.1.0",
         description="Advice for better sleep from a linear model on log-scaled minutes.",
         features=FEATURES, classes=CLASSES,
+        intended_use="The bundled model's advice from a function of the team's own code.",
         training={"script": "tests/models/components_train.py", "seed": SEED},
     )
 

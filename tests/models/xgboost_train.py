@@ -37,6 +37,7 @@ def train(output_dir: Path) -> ModelMetadata:
         training_features=x_train, name="sleep-advice-xgboost", version="0.1.0",
         description="Advice for better sleep from boosted trees (XGBoost).",
         features=FEATURES, classes=CLASSES,
+        intended_use="The bundled model's advice from XGBoost: the suite's library example.",
         training={"script": "tests/models/xgboost_train.py", "seed": SEED},
     )
 

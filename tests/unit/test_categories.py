@@ -138,7 +138,7 @@ def test_a_value_training_never_saw_still_gets_its_bin(tmp_path: Path) -> None:
     save_model(tmp_path, estimator, held_out_features=rooms, held_out_labels=labels,
                training_features=rooms, name="no-ajar", version="1.0.0", description="",
                features=bedroom_train.FEATURES, classes=bedroom_train.CLASSES,
-               training={"script": "tests/unit/test_categories.py"})
+               intended_use="A test's model.", training={"script": "tests/unit/test_categories.py"})
 
     [window] = [f for f in read_baseline(tmp_path, ModelMetadata.read(tmp_path)).features
                 if f.name == "window"]
@@ -154,7 +154,7 @@ def test_an_undeclared_value_in_the_data_is_refused_at_save_time(tmp_path: Path)
         save_model(tmp_path, estimator, held_out_features=rooms, held_out_labels=LABELS,
                    training_features=ROOMS, name="tilted", version="1.0.0", description="",
                    features=bedroom_train.FEATURES, classes=bedroom_train.CLASSES,
-                   training={"script": "tests/unit/test_categories.py"})
+                   intended_use="A test's model.", training={"script": "tests/unit/test_categories.py"})
     assert not list(tmp_path.iterdir())
 
 
@@ -168,7 +168,7 @@ def array_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     save_model(directory, estimator, held_out_features=coded[600:], held_out_labels=LABELS[600:],
                training_features=coded[:600], name="bedroom-array", version="1.0.0",
                description="", features=bedroom_train.FEATURES, classes=bedroom_train.CLASSES,
-               training={"script": "tests/unit/test_categories.py"})
+               intended_use="A test's model.", training={"script": "tests/unit/test_categories.py"})
     return directory, estimator
 
 

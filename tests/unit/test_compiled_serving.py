@@ -107,7 +107,8 @@ def test_a_converter_error_is_named_and_scikit_learn_serves(tmp_path: Path) -> N
         tmp_path, estimator, held_out_features=arrays[:300], held_out_labels=labels[:300],
         training_features=arrays[300:], name="bedroom-hist", version="0.0.1",
         description="A histogram-boosted bedroom model.", features=bedroom_train.FEATURES,
-        classes=bedroom_train.CLASSES, training={"script": "tests/unit/test_compiled_serving.py"})
+        classes=bedroom_train.CLASSES, intended_use="A test's model.",
+        training={"script": "tests/unit/test_compiled_serving.py"})
 
     assert metadata.serving.runtime == SCIKIT_LEARN
     # Whatever the converter raised, the reason is one readable sentence per precision, not

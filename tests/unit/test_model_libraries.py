@@ -41,7 +41,8 @@ def save_pipeline(model_dir: Path, transform: Callable[[Any], Any]) -> ModelMeta
                       held_out_labels=NIGHTS.advice_ids[900:],
                       training_features=NIGHTS.features[:900], name="pipeline", version="0.0.1",
                       description="A pipeline with a function of its own.", features=FEATURES,
-                      classes=CLASSES, training={"script": "tests/unit/test_model_libraries.py"})
+                      classes=CLASSES, intended_use="A test's model.",
+                      training={"script": "tests/unit/test_model_libraries.py"})
 
 
 def test_an_xgboost_model_records_its_library_and_is_served_by_scikit_learn(

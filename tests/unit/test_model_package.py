@@ -52,7 +52,7 @@ def save(output_dir: Path, estimator: Any, **overrides: Any) -> ModelMetadata:
         held_out_features=X_TEST, held_out_labels=Y_TEST, training_features=X_TRAIN,
         name="bedroom-test", version="1.2.3", description="Fitted by a test.",
         features=bedroom_train.FEATURES, classes=bedroom_train.CLASSES,
-        training={"script": "tests/unit/test_model_package.py"},
+        intended_use="A test's model.", training={"script": "tests/unit/test_model_package.py"},
     )
     return save_model(output_dir, estimator, **{**arguments, **overrides})
 
