@@ -308,7 +308,7 @@ def image_layout_of(build: ImageBuild, workdir: Path) -> ImageLayout:
     runtime_client = workdir / "runtime-client"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--target", str(runtime_client), f"awslambdaric=={_pinned('awslambdaric')}"],
+         "--target", str(runtime_client), f"awslambdaric=={pinned('awslambdaric')}"],
         check=True, timeout=600,
     )
     return ImageLayout(
@@ -337,7 +337,8 @@ def without_service_bytecode(layout: ImageLayout, destination: Path) -> ImageLay
     return dataclasses.replace(layout, task_root=destination)
 
 
-def _pinned(package: str) -> str:
+def pinned(package: str) -> str:
+    """A development requirement's pinned version (requirements/dev.txt)."""
     for line in (REPO_ROOT / "requirements" / "dev.txt").read_text().splitlines():
         if line.lower().startswith(f"{package}=="):
             return line.split("==", 1)[1]

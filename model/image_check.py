@@ -7,8 +7,10 @@ is installed and the repository is on the import path; a model needing a library
 does not install, or code the image does not ship, would pass there and fail at the image's
 cold start. This builds the image's task root by following the Dockerfile (as the test suite
 does, in the base image's command set), reuses it while the locks, the Dockerfile and what the
-model needs are unchanged, and starts the function's initialisation (`import app`) in the base
-interpreter with no site-packages. A failure names the missing module and the fix.
+model needs are unchanged, and starts the function there as Lambda does: the base interpreter
+with no site-packages runs the AWS Lambda runtime interface client (the base image's) against a
+loopback Runtime API, and every golden question is asked as API Gateway would send it, each
+answer compared with the recorded one. A failure names the missing module and the fix.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from importlib import metadata as distributions
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from chalicelib import contract
 from chalicelib.metadata import ModelLoadError, ModelMetadata
@@ -105,18 +108,69 @@ def task_root(dependencies: Path, context: Path, destination: Path) -> Path:
     return destination
 
 
-def start_function(task: Path) -> subprocess.CompletedProcess[str]:
-    """The function's initialisation in the base interpreter: no site-packages, no repository."""
-    from harness.container_image import read_dockerfile
+def runtime_client(cache: Path) -> Path:
+    """The runtime interface client the base image ships (its pinned release), installed once."""
+    from harness.container_image import pinned
+
+    version = pinned("awslambdaric")
+    target = cache / f"awslambdaric-{version}"
+    if not (target / "ready").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", "--target", str(target / "client"),
+                        f"awslambdaric=={version}"], check=True, timeout=600)
+        (target / "ready").write_text("installed\n")
+    return target / "client"
+
+
+@dataclass(frozen=True)
+class Started:
+    """The function's run in its task root: the error its initialisation reported to the
+    Runtime API (None if it started), and the first golden answer that moved or went unanswered."""
+
+    init_error: str | None
+    problem: str | None
+
+
+def start_function(task: Path, model_dir: Path, client: Path, work: Path) -> Started:
+    """The function under the runtime client in `task`, asked every golden question of
+    `model_dir` through API Gateway's proxy event."""
+    from chalicelib.golden import GoldenAnswer, NoAnswer, first_moved_answer, read_golden
+    from chalicelib.proxy_event import api_gateway_event
+    from harness.container_image import base_image_commands, read_dockerfile
+    from harness.lambda_runtime import ImageLayout, LambdaFunction
     from harness.samples import chalice_environment
 
-    python = getattr(sys, "_base_executable", sys.executable)
-    environment = {"PATH": os.environ.get("PATH", ""), "LAMBDA_TASK_ROOT": str(task),
-                   "AWS_DEFAULT_REGION": "eu-central-1", "PYTHONDONTWRITEBYTECODE": "1",
-                   **read_dockerfile().declared_environment, **chalice_environment()}
-    script = "import sys; sys.path.insert(0, sys.argv[1]); import app"
-    return subprocess.run([python, "-S", "-c", script, str(task)], cwd=task, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    metadata = ModelMetadata.read(model_dir)
+    golden = read_golden(model_dir, metadata)
+    dockerfile = read_dockerfile()
+    layout = ImageLayout(task_root=task, runtime_client=client, handler=dockerfile.cmd[0],
+                         environment=dockerfile.declared_environment,
+                         commands=base_image_commands(work / "base-image-bin"))
+    with LambdaFunction.start(layout, chalice_environment(), timeout_seconds=60) as function:
+
+        def ask(_: int, example: Any) -> GoldenAnswer:
+            try:
+                invocation = function.invoke(api_gateway_event(
+                    "POST", "/predict", json.dumps(example.request),
+                    {"Content-Type": "application/json"}), timeout_seconds=120)
+            except RuntimeError as error:  # the function did not start, or died
+                raise NoAnswer(str(error).splitlines()[0]) from None
+            response = invocation.response or {}
+            if response.get("statusCode") != 200:
+                raise NoAnswer(f"HTTP {response.get('statusCode')}: {response.get('body')}")
+            [prediction] = json.loads(response["body"])["predictions"]
+            return GoldenAnswer(advice_id=prediction["advice_id"],
+                                probabilities=prediction["probabilities"])
+
+        problem = first_moved_answer(golden, ask)
+        failed = function.api.init_error if function.api.init_failed.is_set() else None
+        init_error = None if failed is None else (
+            f"{failed.get('errorType', '')}: {failed.get('errorMessage', '')}" if isinstance(
+                failed, dict) else str(failed))
+        if init_error is None and problem is not None and "no answer" in problem:
+            init_error = function.output()  # it died without reporting: its own last words
+        return Started(init_error, problem)
 
 
 def explain(output: str, repository: Path) -> str:
@@ -157,15 +211,22 @@ def check(model_dir: Path, *, context: Path | None = None,
     with tempfile.TemporaryDirectory() as work:
         if context is None:
             context = context_with_model(Path(work) / "context", model_dir)
-        dependencies, seconds = dependencies_root(context, metadata, cache or default_cache())
+        cache = cache or default_cache()
+        dependencies, seconds = dependencies_root(context, metadata, cache)
         task = task_root(dependencies, context, Path(work) / "task")
-        result = start_function(task)
+        started = start_function(task, model_dir, runtime_client(cache), Path(work))
         # Paths as the model's author knows them: model/..., not this check's scratch copy.
-        output = (result.stdout + result.stderr).replace(f"{task}/", "")
-    if result.returncode == 0:
+        init_error = None if started.init_error is None else started.init_error.replace(
+            f"{task}/", "")
+    if init_error is not None:
+        return ImageCheck(False, explain(init_error, contract.PROJECT_ROOT), seconds)
+    if started.problem is None:
+        examples = ModelMetadata.read(model_dir).golden.examples
         return ImageCheck(True, f"{metadata.name} {metadata.version} starts in its image "
-                          f"({metadata.serving.runtime})", seconds)
-    return ImageCheck(False, explain(output, contract.PROJECT_ROOT), seconds)
+                          f"({metadata.serving.runtime}) and answers its {examples} golden "
+                          "questions under the Lambda runtime client as recorded", seconds)
+    return ImageCheck(False, f"the function answers otherwise in its image: {started.problem}",
+                      seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
