@@ -113,6 +113,22 @@ class ScikitLearnPredictor:
         return probabilities
 
 
+def advised_columns(probabilities: np.ndarray, classes: Sequence[str],
+                    metadata: ModelMetadata) -> np.ndarray:
+    """The advised class's column of each row of probabilities (columns in `classes` order).
+
+    The first of equal probabilities wins, in the estimator's class order, as scikit-learn's
+    predict does; both runtimes share this one rule. A model of two classes with a decision
+    threshold advises its class from the threshold on instead.
+    """
+    threshold = metadata.decision_threshold
+    if threshold is None:
+        best: np.ndarray = probabilities.argmax(axis=1)
+        return best
+    column = list(classes).index(threshold.advice_id)
+    return np.where(probabilities[:, column] >= threshold.probability, column, 1 - column)
+
+
 @dataclass(frozen=True)
 class Advice:
     advice_id: str
@@ -133,10 +149,6 @@ class SleepAdvisor:
                                  f"{self._classes}, the metadata declares "
                                  f"{list(metadata.class_ids)}")
         self._advice_text = {c.id: c.advice for c in metadata.classes}
-        threshold = metadata.decision_threshold
-        # (the thresholded class's column, the other's), for a model that declares one.
-        self._threshold = None if threshold is None else (
-            self._classes.index(threshold.advice_id), threshold.probability)
 
     @property
     def runtime(self) -> Runtime:
@@ -145,12 +157,7 @@ class SleepAdvisor:
     def advise(self, nights: Sequence[Sequence[float]]) -> list[Advice]:
         """Advice for each row of feature values, given in the metadata's feature order."""
         probabilities = self.predictor.predict_proba(nights)
-        # The first of equal probabilities wins, in the estimator's class order, as
-        # scikit-learn's predict does; both runtimes share this one argmax.
-        best = probabilities.argmax(axis=1)
-        if self._threshold is not None:  # two classes: the declared one from its threshold on
-            column, at_least = self._threshold
-            best = np.where(probabilities[:, column] >= at_least, column, 1 - column)
+        best = advised_columns(probabilities, self._classes, self.metadata)
         class_order = self.metadata.class_ids
         results = []
         for row, best_index in zip(probabilities, best, strict=True):

@@ -28,7 +28,7 @@ from skl2onnx.common.data_types import (
     StringTensorType,
 )
 
-from chalicelib.advisor import ScikitLearnPredictor
+from chalicelib.advisor import ScikitLearnPredictor, advised_columns
 from chalicelib.compiled import ARRAY_INPUT, CompiledPredictor
 from chalicelib.metadata import (
     ONNX_RUNTIME,
@@ -71,16 +71,19 @@ class Comparison:
 
 
 def compare(reference: ScikitLearnPredictor, compiled: CompiledPredictor,
-            nights: np.ndarray) -> Comparison:
-    """The two runtimes' answers to `nights`, column for column in the same class order."""
+            nights: np.ndarray, metadata: ModelMetadata) -> Comparison:
+    """The two runtimes' answers to `nights`, column for column in the same class order, and
+    the advice each gives (by the model's decision threshold, if it has one)."""
     expected = reference.predict_proba(nights)
     order = [list(compiled.classes).index(c) for c in reference.classes]
     actual = compiled.predict_proba(nights)[:, order]
     difference = np.abs(actual - expected)
     # NaN anywhere counts as an infinite difference: it must never pass as "within".
     largest = float(np.nanmax(np.where(np.isnan(difference), np.inf, difference)))
+    changed = advised_columns(actual, reference.classes, metadata) != advised_columns(
+        expected, reference.classes, metadata)
     return Comparison(requests=len(nights), largest_difference=largest,
-                      advice_changed=int((actual.argmax(axis=1) != expected.argmax(axis=1)).sum()))
+                      advice_changed=int(changed.sum()))
 
 
 def sampled_nights(metadata: ModelMetadata, count: int = SAMPLED_REQUESTS,
@@ -143,7 +146,8 @@ def choose_runtime(reference: ScikitLearnPredictor, metadata: ModelMetadata,
                 sha256="0" * 64, runtime_version=onnxruntime.__version__,
                 converter=f"skl2onnx {skl2onnx.__version__}", precision=precision,  # type: ignore[arg-type]
                 class_order=reference.classes)
-            comparison = compare(reference, CompiledPredictor(graph, metadata, artifact), nights)
+            comparison = compare(reference, CompiledPredictor(graph, metadata, artifact), nights,
+                                 metadata)
         except Exception as error:  # a converter or runtime failure can raise almost anything
             refusals.append(f"{precision}: {first_line(error)}")
             continue

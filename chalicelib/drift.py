@@ -114,10 +114,12 @@ class ModelCard(ModelMetadata):
 
 # The parts of the model card that say how the model was made: its training record, the
 # training data's histograms, the artifacts' hashes, libraries and runtime. A stage with
-# publish_training_details=false leaves them out of GET /model.
+# publish_training_details=false leaves them out of GET /model. The golden answers' reference
+# (a hash and a count) stays: the pre-traffic hook reads it to know which model a new version
+# serves.
 TRAINING_DETAILS = ("estimator", "sklearn_version", "python_version", "artifact",
-                    "artifact_sha256", "golden", "baseline", "serving", "libraries",
-                    "monitoring", "training", "drift_baseline")
+                    "artifact_sha256", "baseline", "serving", "libraries", "monitoring",
+                    "training", "drift_baseline")
 
 
 def feature_baseline(spec: FeatureSpec, column: ArrayLike) -> FeatureBaseline:

@@ -56,6 +56,9 @@ class FrozenModel(BaseModel):
 # A category's values become an API Gateway enum and one drift bin each, counted in every
 # container's aggregate line: a feature with more values is an identifier, not a category.
 MAX_CATEGORIES = 50
+# A value is a word or two: it is rendered in API Gateway's model (at most 400 KB) and the
+# OpenAPI, and counted in every request body's size.
+MAX_CATEGORY_LENGTH = 64
 
 
 class FeatureSpec(FrozenModel):
@@ -85,8 +88,9 @@ class FeatureSpec(FrozenModel):
             if not 2 <= len(values) <= MAX_CATEGORIES or len(set(values)) != len(values):
                 raise ValueError(f"feature {self.name!r}: a category needs 2 to "
                                  f"{MAX_CATEGORIES} distinct categories, got {list(values)}")
-            if not all(value.strip() for value in values):
-                raise ValueError(f"feature {self.name!r}: a category value must not be blank")
+            if not all(value.strip() and len(value) <= MAX_CATEGORY_LENGTH for value in values):
+                raise ValueError(f"feature {self.name!r}: a category value must not be blank "
+                                 f"nor longer than {MAX_CATEGORY_LENGTH} characters")
             return self
         if self.categories is not None:
             raise ValueError(f"feature {self.name!r}: only a category has categories; declare "
@@ -329,6 +333,10 @@ class ModelMetadata(FrozenModel):
         """
         if self.monitoring.low_probability is not None:
             return self.monitoring.low_probability
+        threshold = self.decision_threshold
+        if threshold is not None:  # the advised class's probability is at least min(t, 1 - t)
+            floor = min(threshold.probability, 1 - threshold.probability)
+            return round(floor + LOW_PROBABILITY_SHARE * (1 - floor), 3)
         return default_low_probability(len(self.classes))
 
 

@@ -101,6 +101,8 @@ class ApiStage(Construct):
             "HttpMethod": "*",
             "ThrottlingRateLimit": config.throttle_rate_per_second,
             "ThrottlingBurstLimit": config.throttle_burst,
+            # Not INFO: at INFO, execution logs carry the request validator's detail, which
+            # quotes the refused value (a feature's, or a category that is not one).
             "LoggingLevel": "ERROR",
             # Request and response bodies hold health data: never in execution logs.
             "DataTraceEnabled": False,

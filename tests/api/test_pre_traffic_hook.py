@@ -22,10 +22,12 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from chalicelib import contract, pre_traffic_hook
 from chalicelib.metadata import GOLDEN_FILENAME, METADATA_FILENAME, sha256_of
+from chalicelib.observability import label_with_model_version
 from harness.emf import emf_blobs, emitted_metrics
 from harness.lambda_context import LambdaContext
 from harness.logs_insights import json_lines
 from harness.samples import GOLDEN, MODEL, MODEL_DIR
+from harness.service import import_app
 
 FUNCTION_NAME = "sleep-advisor-dev-APIHandler"
 TARGET_VERSION = "7"
@@ -379,6 +381,23 @@ def test_a_hook_holding_another_models_golden_answers_says_so(
     assert result["status"] == "Failed"
     assert "the hook does not run the new version's image yet" in result["reason"]
     assert len(aws.card_requests) == 1 and aws.invoked == []
+
+
+def test_the_mismatch_is_found_on_a_stage_that_keeps_its_training_details_private(
+    app_module: ModuleType, altered_model: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GET /model without the training details still names the golden answers' hash.
+    monkeypatch.setenv("SLEEP_ADVISOR_PUBLISH_TRAINING_DETAILS", "false")
+    private = import_app("private_hook_app")
+    try:
+        aws = FakeAws(lambda request: payload(private.app(
+            request["Payload"], LambdaContext(client_context=request["ClientContext"]))))
+        result = aws.run(altered_model)
+    finally:
+        label_with_model_version(app_module.advisor.metadata.version)
+
+    assert result["status"] == "Failed"
+    assert "the hook does not run the new version's image yet" in result["reason"]
 
 
 def test_a_failure_delivered_twice_tells_on_call_once(drifted_function: Any) -> None:

@@ -47,6 +47,7 @@ def night(**changes: Any) -> dict[str, Any]:
     pytest.param({"categories": ("on",)}, id="one value"),
     pytest.param({"categories": ("on", "on")}, id="repeated"),
     pytest.param({"categories": ("on", " ")}, id="blank"),
+    pytest.param({"categories": ("on", "o" * 65)}, id="too long"),
     pytest.param({"categories": None}, id="none"),
     pytest.param({"categories": ("on", "off"), "minimum": 0, "maximum": 1}, id="with a range"),
 ])

@@ -39,7 +39,7 @@ def test_a_compiled_model_answers_every_sampled_request_as_scikit_learn(model_di
     compiled = load_model_package(model_dir, runtime=ONNX_RUNTIME).advisor.predictor
 
     nights = compiling.sampled_nights(metadata, count=2_000, seed=1)
-    comparison = compiling.compare(reference, compiled, nights)  # type: ignore[arg-type]
+    comparison = compiling.compare(reference, compiled, nights, metadata)  # type: ignore[arg-type]
 
     assert comparison.advice_changed == 0
     assert comparison.largest_difference <= golden.TOLERANCE
@@ -92,7 +92,8 @@ def test_the_comparison_refuses_a_graph_beyond_the_tolerance() -> None:
             return answers
 
     nights = compiling.sampled_nights(package.advisor.metadata, count=100)
-    comparison = compiling.compare(reference, Shifted(), nights)  # type: ignore[arg-type]
+    comparison = compiling.compare(reference, Shifted(), nights,  # type: ignore[arg-type]
+                                   package.advisor.metadata)
 
     assert comparison.largest_difference == pytest.approx(1e-5, rel=1e-3)
     assert comparison.largest_difference > golden.TOLERANCE

@@ -118,6 +118,17 @@ def test_a_threshold_changed_after_saving_stops_the_model(tmp_path: Path, moved:
         load_model_package(tmp_path)
 
 
+def test_the_low_probability_alarms_start_from_the_floor_a_threshold_leaves(
+        tmp_path: Path) -> None:
+    metadata = save_binary(tmp_path, decision_threshold=THRESHOLD)
+    answers = load_model_package(tmp_path).advisor.advise(CODED[800:].tolist())
+
+    # Advised at 0.3 or more (from the threshold on), or at more than 0.7 (the other class):
+    # a healthy model's average can sit below the two-class default of 0.65.
+    assert min(a.probability for a in answers) >= 0.3
+    assert metadata.low_probability_threshold == 0.51  # 30 % of the way from 0.3 to 1
+
+
 def test_a_threshold_needs_two_classes() -> None:
     metadata = ModelMetadata.read(bedroom_train.OUTPUT_DIR)
 
@@ -150,6 +161,8 @@ def test_the_public_card_leaves_the_training_details_out_and_keeps_its_promise()
     schema = bundled_openapi()["components"]["schemas"]["ModelCard"]
 
     assert set(full) - set(public) == set(TRAINING_DETAILS)
+    # What the pre-traffic hook reads to know which model a new version serves.
+    assert {"name", "version", "golden"} <= set(public)
     assert {"intended_use", "limitations", "features", "classes", "metrics", "latency"} <= set(
         public)
     # The OpenAPI requires only what both forms hold.
