@@ -19,6 +19,7 @@ from chalicelib import pickled, saving
 from chalicelib.metadata import METADATA_FILENAME, SCIKIT_LEARN, ModelLoadError, ModelMetadata
 from chalicelib.model_package import load_model_package
 from chalicelib.saving import ModelRejected, save_model
+from model.components.sleep_features import SleepDebt
 from model.train import CLASSES, FEATURES, generate_nights
 from tests.models import components_train, xgboost_train
 
@@ -69,6 +70,27 @@ def test_a_model_using_its_own_components_saves_and_loads(tmp_path: Path) -> Non
 
 def log_hours(values: Any) -> Any:
     return np.log1p(values)
+
+
+def test_a_class_of_the_teams_own_that_records_nothing_when_fitted_saves(tmp_path: Path) -> None:
+    # A custom first step leaves the pipeline without n_features_in_: the golden answers, asked
+    # as requests, check the width instead of a refusal with "?" features.
+    estimator = Pipeline([("debt", SleepDebt(hours_column=0)), ("scaled", StandardScaler()),
+                          ("classifier", LogisticRegression(max_iter=500))])
+    estimator.fit(NIGHTS.features[:900], NIGHTS.advice_ids[:900])
+    assert not hasattr(estimator, "n_features_in_")
+
+    metadata = save_model(tmp_path, estimator, held_out_features=NIGHTS.features[900:],
+                          held_out_labels=NIGHTS.advice_ids[900:],
+                          training_features=NIGHTS.features[:900], name="debt", version="0.0.1",
+                          description="", features=FEATURES, classes=CLASSES,
+                          intended_use="A test's model.", training={"script": "a test"})
+
+    assert metadata.serving.runtime == SCIKIT_LEARN  # the converter does not know the class
+    [advice] = load_model_package(tmp_path).advisor.advise([list(NIGHTS.features[950])])
+    assert advice.probabilities == pytest.approx(dict(zip(
+        estimator.classes_, estimator.predict_proba([NIGHTS.features[950]])[0], strict=True)),
+        abs=1e-9)
 
 
 def test_a_pickle_naming_code_outside_the_components_home_is_refused(tmp_path: Path) -> None:
