@@ -9,23 +9,39 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.metadata import ModelMetadata
 from harness import REPO_ROOT
-from harness.container_image import context_with_model
+from harness.container_image import ImageBuild, context_with_model, pinned
+from harness.lambda_runtime import ImageLayout
 from model import image_check
 from tests.models import components_train, xgboost_train
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("task-roots")
+def cache(tmp_path_factory: pytest.TempPathFactory, image_build: ImageBuild,
+          image_layout: ImageLayout) -> Path:
+    """A task-root cache holding what the session built already, as a developer's holds what
+    an earlier check built: the bundled model's image and the runtime client."""
+    cache = tmp_path_factory.mktemp("task-roots")
+    context = context_with_model(tmp_path_factory.mktemp("context") / "context",
+                                 REPO_ROOT / "model")
+    bundled = cache / image_check.build_key(context, ModelMetadata.read(REPO_ROOT / "model"))
+    bundled.mkdir()
+    (bundled / "task").symlink_to(image_layout.task_root)
+    (bundled / "ready").write_text("built by the session\n")
+    client = cache / f"awslambdaric-{pinned('awslambdaric')}"
+    client.mkdir()
+    (client / "client").symlink_to(image_layout.runtime_client)
+    (client / "ready").write_text("installed by the session\n")
+    return cache
 
 
-def test_the_bundled_model_starts_in_its_image_and_the_task_root_is_reused(cache: Path) -> None:
-    first = image_check.check(REPO_ROOT / "model", cache=cache)
-    again = image_check.check(REPO_ROOT / "model", cache=cache)
+def test_the_bundled_model_starts_in_its_image_from_the_cached_task_root(cache: Path) -> None:
+    result = image_check.check(REPO_ROOT / "model", cache=cache)
 
-    assert first.ok and again.ok, first.message
-    assert first.seconds_building > 0 and again.seconds_building == 0
+    assert result.ok, result.message
+    assert "golden questions under the Lambda runtime client as recorded" in result.message
+    assert result.seconds_building == 0
 
 
 def test_a_library_the_lock_lacks_is_named_with_the_pin_to_add(
@@ -66,6 +82,7 @@ def test_project_code_the_image_does_not_ship_is_named_with_where_it_belongs(
 
     result = image_check.check(model_dir, context=context, cache=cache)
 
+    assert result.seconds_building > 0  # a scikit-learn model's task root: built for it
     assert not result.ok
     assert ("the model needs 'model.components.sleep_features', code of this project that the "
             "image does not ship: only chalicelib/ and model/components/ reach the image") in (
