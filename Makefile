@@ -16,6 +16,9 @@ PYTEST ?=
 STAGE ?= dev
 
 MODEL_DIR ?= model
+# Two, as CI's cores. Each test file runs whole in one process, so its module fixtures are
+# built once; the session's (the image build, the synthesized stacks) once per process.
+TEST_WORKERS ?= 2
 # Lint caches live outside the clone, so a second clean clone on this machine reuses them
 # (strict mypy over aws_cdk's stubs takes minutes cold, seconds warm).
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sleep-advisor
@@ -49,10 +52,10 @@ check-model: $(INSTALLED)
 	$(BIN)/python -m chalicelib.saving check $(MODEL_DIR)
 	$(BIN)/python -m model.image_check $(MODEL_DIR)
 
-## Run the whole test suite: every layer, integration included (what CI runs); it names its
-## slowest ten tests at the end.
+## Run the whole test suite: every layer, integration included (what CI runs), in TEST_WORKERS
+## processes (pytest-xdist); it names its slowest ten tests at the end.
 test: $(INSTALLED) $(CDK_INSTALLED)
-	$(BIN)/python -m pytest --durations=10
+	$(BIN)/python -m pytest --durations=10 -n $(TEST_WORKERS) --dist loadfile
 
 ## The fast loop: unit, API (test client) and in-process infrastructure tests, for the model
 ## in MODEL_DIR (default model/): `make test-fast MODEL_DIR=path/to/your/model`;
