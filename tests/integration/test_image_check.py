@@ -44,14 +44,32 @@ def test_the_bundled_model_starts_in_its_image_from_the_cached_task_root(cache: 
     assert result.seconds_building == 0
 
 
+@pytest.fixture(scope="module")
+def scikit_learn_root(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The task root of a scikit-learn model with no library beyond the image's own (the
+    components model's), built once for the tests below."""
+    model_dir = tmp_path_factory.mktemp("components") / "model"
+    components_train.train(model_dir)
+    context = context_with_model(tmp_path_factory.mktemp("context") / "context", model_dir)
+    root, seconds = image_check.dependencies_root(context, ModelMetadata.read(model_dir), cache)
+    assert seconds > 0  # built here, not found
+    return root
+
+
 def test_a_library_the_lock_lacks_is_named_with_the_pin_to_add(
-        tmp_path: Path, cache: Path) -> None:
+        tmp_path: Path, cache: Path, scikit_learn_root: Path) -> None:
     model_dir = tmp_path / "model"
     xgboost_train.train(model_dir)
     context = context_with_model(tmp_path / "context", model_dir)
     lock = context / "requirements" / "model-libraries.lock"
     # `make lock` not run after the pin: the lock has no xgboost-cpu.
     lock.write_text(re.sub(r"xgboost-cpu==.*\n.*\n", "", lock.read_text()))
+    # What that lock builds for a scikit-learn model: the image's own libraries and no other,
+    # the task root built above (building it again would take half a minute).
+    seeded = cache / image_check.build_key(context, ModelMetadata.read(model_dir))
+    seeded.mkdir()
+    (seeded / "task").symlink_to(scikit_learn_root)
+    (seeded / "ready").write_text("built for the components model\n")
 
     result = image_check.check(model_dir, context=context, cache=cache)
 
@@ -73,7 +91,7 @@ def test_a_missing_module_is_told_apart_as_a_library_or_the_projects_code() -> N
 
 
 def test_project_code_the_image_does_not_ship_is_named_with_where_it_belongs(
-        tmp_path: Path, cache: Path) -> None:
+        tmp_path: Path, cache: Path, scikit_learn_root: Path) -> None:
     model_dir = tmp_path / "model"
     components_train.train(model_dir)
     context = context_with_model(tmp_path / "context", model_dir)
@@ -82,7 +100,7 @@ def test_project_code_the_image_does_not_ship_is_named_with_where_it_belongs(
 
     result = image_check.check(model_dir, context=context, cache=cache)
 
-    assert result.seconds_building > 0  # a scikit-learn model's task root: built for it
+    assert result.seconds_building == 0  # the components model's task root, from the cache
     assert not result.ok
     assert ("the model needs 'model.components.sleep_features', code of this project that the "
             "image does not ship: only chalicelib/ and model/components/ reach the image") in (
