@@ -109,6 +109,8 @@ class RequestSchema:
     max_body_bytes: int
     instance_model: type[BaseModel] = field(init=False)
     request_model: type[BaseModel] = field(init=False)
+    # Each feature's name and how its validated value becomes the row's float, in row order.
+    columns: tuple[tuple[str, Callable[[Any], float]], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         instance_model = create_model(  # type: ignore[call-overload]
@@ -125,6 +127,8 @@ class RequestSchema:
                 Field(None, min_length=1, max_length=self.max_batch_instances),
             ),
         )
+        object.__setattr__(self, "columns", tuple((spec.name, row_encoder(spec))
+                                                  for spec in self.metadata.features))
         object.__setattr__(self, "instance_model", instance_model)
         object.__setattr__(self, "request_model", request_model)
 
@@ -162,8 +166,7 @@ class RequestSchema:
             ) from None
         parsed: Any = request  # fields created from the metadata: unknown to the type checker
         instances = parsed.instances if parsed.instances is not None else [parsed.features]
-        columns = [(spec.name, row_encoder(spec)) for spec in self.metadata.features]
-        return [[encode(getattr(instance, name)) for name, encode in columns]
+        return [[encode(getattr(instance, name)) for name, encode in self.columns]
                 for instance in instances]
 
 
