@@ -335,14 +335,18 @@ class ModelMetadata(FrozenModel):
             return self.monitoring.low_probability
         threshold = self.decision_threshold
         if threshold is not None:  # the advised class's probability is at least min(t, 1 - t)
-            floor = min(threshold.probability, 1 - threshold.probability)
-            return round(floor + LOW_PROBABILITY_SHARE * (1 - floor), 3)
+            return toward_certainty(min(threshold.probability, 1 - threshold.probability))
         return default_low_probability(len(self.classes))
 
 
 def default_low_probability(class_count: int) -> float:
-    chance = 1 / class_count
-    return round(chance + LOW_PROBABILITY_SHARE * (1 - chance), 3)
+    return toward_certainty(1 / class_count)
+
+
+def toward_certainty(floor: float) -> float:
+    """LOW_PROBABILITY_SHARE of the way from the lowest probability the advised class can have
+    to certainty."""
+    return round(floor + LOW_PROBABILITY_SHARE * (1 - floor), 3)
 
 
 # How far from chance towards certainty the default low-probability threshold sits.

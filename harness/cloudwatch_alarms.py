@@ -135,14 +135,9 @@ class AlarmHistory:
     # (evaluation index, new state), for every change.
     changes: list[tuple[int, State]] = field(default_factory=list)
 
-    def run(self, datapoints: Sequence[Datapoint],
-            skip: Sequence[bool] | None = None) -> AlarmHistory:
-        """Evaluate once per period over `datapoints` (one per period, oldest first); `skip`
-        marks periods whose evaluation leaves the state as it is (a percentile's low samples
-        with EvaluateLowSampleCountPercentile=ignore)."""
+    def run(self, datapoints: Sequence[Datapoint]) -> AlarmHistory:
+        """Evaluate once per period over `datapoints` (one per period, oldest first)."""
         for index in range(len(datapoints)):
-            if skip is not None and skip[index]:
-                continue
             start = max(0, index + 1 - self.rule.evaluation_range)
             new = evaluate(self.rule, datapoints[start:index + 1], self.state)
             if new != self.state:
@@ -189,9 +184,4 @@ def alarms_in(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {logical_id: resource["Properties"]
             for logical_id, resource in template.get("Resources", {}).items()
             if resource.get("Type") == "AWS::CloudWatch::Alarm"}
-
-
-def minutes_to(change: int, period_s: int) -> float:
-    """When an evaluation `change` periods into a stream happens, in minutes."""
-    return (change + 1) * period_s / 60
 
