@@ -24,7 +24,7 @@ TEST_WORKERS ?= 2
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sleep-advisor
 MYPY := $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) --cache-dir $(CACHE_DIR)/mypy
 
-.PHONY: install run check-model lint test test-fast test-integration train bench bench-loop drift-simulation drift-report lock synth bootstrap deploy destroy smoke gc-images
+.PHONY: install run check-model lint test test-fast test-integration train bench bench-loop drift-simulation alarm-replay drift-report lock synth bootstrap deploy destroy smoke gc-images
 .DEFAULT_GOAL := run
 
 $(INSTALLED): requirements/runtime.txt requirements/runtime-no-deps.txt \
@@ -94,6 +94,12 @@ bench-loop: $(INSTALLED) $(CDK_INSTALLED)
 ## models; writes its table into docs/monitoring.md (also part of `make bench`).
 drift-simulation: $(INSTALLED)
 	$(BIN)/python -m benchmarks.drift_week
+
+## Replay every alarm of the synthesized stack over simulated weeks (beta and 10x volume,
+## healthy and with faults) as CloudWatch evaluates them; writes its tables into
+## docs/monitoring.md (also part of `make bench`, after the drift simulation it reads).
+alarm-replay: $(INSTALLED)
+	$(BIN)/python -m benchmarks.alarm_replay
 
 ## Compare the model's training baseline with a file of requests (JSON lines of /predict
 ## bodies) or of exported aggregate lines: `make drift-report REQUESTS=requests.jsonl` or

@@ -62,7 +62,7 @@ class Shift:
     change: Callable[[np.ndarray], np.ndarray]
 
 
-def _nights_like_training(model_name: str, rows: int, seed: int) -> np.ndarray:
+def nights_like_training(model_name: str, rows: int, seed: int) -> np.ndarray:
     """Nights drawn as the model's training data was (its own generator), features in order."""
     if model_name == "sleep-advice":
         from model.train import generate_nights
@@ -111,7 +111,7 @@ def week_of_traffic(model_name: str, profile: Profile, seed: int = 11,
     minutes = np.repeat(np.arange(len(rates)), per_minute) + rng.random(per_minute.sum())
     sizes = np.where(rng.random(len(minutes)) < WEEK_BATCH_SHARE, WEEK_NIGHTS, 1)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    nights = _nights_like_training(model_name, int(offsets[-1]), seed)
+    nights = nights_like_training(model_name, int(offsets[-1]), seed)
     # A user is shifted or not for all their nights: drawn per request.
     shifted = np.repeat(rng.random(len(minutes)), sizes)
     starts = np.cumsum(rng.exponential(1440 / profile.cold_starts_per_day, 4 * days * 40))
@@ -452,8 +452,11 @@ def write(results: list[dict[str, Any]]) -> None:
     path.write_text(text[:start] + render(results) + text[end:], encoding="utf-8")
     figures = REPO_ROOT / "docs" / "benchmarks.json"
     measured = json.loads(figures.read_text())
+    # The hours' datapoints are kept where the check wrote one: the alarm replay
+    # (benchmarks/alarm_replay.py) reads them as the drift check's metric.
     measured["drift_simulation"] = [
-        {**r, "scenarios": {n: {k: v for k, v in s.items() if k not in ("transitions", "scores")}
+        {**r, "scenarios": {n: {**{k: v for k, v in s.items() if k not in ("transitions", "scores")},
+                                "datapoints": [[m, v] for m, v in s["scores"] if v is not None]}
                             for n, s in r["scenarios"].items()}} for r in results]
     measured["drift_check"] = bill_figures(results[0])
     figures.write_text(json.dumps(measured, indent=2) + "\n")

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import drift_week
+from benchmarks import alarm_replay, drift_week
 from benchmarks.cold_start import SHARES_MB
 from benchmarks.common import machine_description
 from benchmarks.cost import (
@@ -105,13 +105,15 @@ def main() -> None:
     # The simulated weeks first: they write docs/monitoring.md's table, and the drift check's
     # figures the bill reads (docs/benchmarks.json `drift_check`).
     drift_week.write([drift_week.run_for(model_dir) for model_dir in drift_week.MODELS])
+    # Then every alarm replayed over simulated weeks, the drift check's datapoints included.
+    alarm_replay.write(alarm_replay.run())
     warm = run_json("benchmarks.warm_path")
     cold = run_json("benchmarks.cold_start")
     measured = measured_figures(warm, cold)
     path = REPO_ROOT / "docs" / "benchmarks.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}
     # Written by the simulation above, and by `make bench-loop`: kept.
-    for key in ("drift_simulation", "drift_check", "development_loop"):
+    for key in ("drift_simulation", "drift_check", "alarm_replay", "development_loop"):
         if key in previous:
             measured[key] = previous[key]
     load = load_section()

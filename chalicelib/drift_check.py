@@ -55,7 +55,9 @@ MIN_NIGHTS = 500
 # The drift alarm's rule (infra/sleep_advisor_infra/monitoring.py sets it from these; the
 # simulation in benchmarks/drift_week.py evaluates it): ALARM when this many of the last
 # ALARM_PERIODS hourly datapoints reach the significant band, an hour without one counting as 0.
-# One hour over the line is noise around a moderate shift, two in three a shift that stays.
+# One hour over the line is noise around a moderate shift, two in three a shift that stays:
+# the alarm replay (benchmarks/alarm_replay.py, docs/monitoring.md) shows both, as one hour of
+# two pages a shift an hour sooner and a shift hovering at the line three times.
 ALARM_DATAPOINTS = 2
 ALARM_PERIODS = 3
 # The datapoint is stamped this long after the window's end. The alarm's hours slide with

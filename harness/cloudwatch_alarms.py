@@ -24,7 +24,9 @@ Sources (Amazon CloudWatch User Guide, "Using Amazon CloudWatch alarms"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,7 +102,7 @@ def statistic(samples: Sequence[float], name: str) -> Datapoint:
     below it (CloudWatch does not document its interpolation; with the replay's hundreds of
     samples a period the choice moves a p99 by one sample).
     """
-    if not samples:
+    if len(samples) == 0:
         return None
     values = np.asarray(samples, dtype=np.float64)
     if name == "Sum":
@@ -145,6 +147,22 @@ class AlarmHistory:
                 self.state = new
         return self
 
+    def run_each_minute(self, series: Sequence[Sequence[Datapoint]], period_minutes: int,
+                        minutes: int) -> AlarmHistory:
+        """Evaluate every minute, each time on the periods that end at that minute (the alarm's
+        periods slide with its evaluations). `series[o]` holds the datapoints of the periods
+        that start at minute o + k * period_minutes; changes are stamped with the minute."""
+        span = self.rule.evaluation_range
+        for minute in range(period_minutes, minutes + 1):
+            offset = minute % period_minutes
+            last = (minute - offset) // period_minutes - 1  # the period ending at `minute`
+            window = series[offset][max(0, last + 1 - span):last + 1]
+            new = evaluate(self.rule, window, self.state)
+            if new != self.state:
+                self.changes.append((minute, new))
+                self.state = new
+        return self
+
     def notifications(self, states: Sequence[State] = ("ALARM", "OK")) -> list[tuple[int, State]]:
         """The changes that send a notification: into ALARM, and back to OK after an ALARM (the
         first OK after INSUFFICIENT_DATA at creation tells nobody anything)."""
@@ -185,3 +203,86 @@ def alarms_in(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for logical_id, resource in template.get("Resources", {}).items()
             if resource.get("Type") == "AWS::CloudWatch::Alarm"}
 
+
+
+# Metric math ------------------------------------------------------------------------------
+# As the User Guide's "Using metric math" documents it, for the expressions an alarm may use
+# (tests/infra/test_cloudwatch_alarms.py holds its examples):
+# - arithmetic (+ - * / ^): "Missing values in a time series are treated as 0"; a timestamp no
+#   operand has stays missing, and a data point that would divide by zero is dropped;
+# - comparisons (== != <= >= < >) give 1 or 0, "the missing value in the other time series"
+#   read as 0; AND (&&) and OR (||) combine them;
+# - IF(condition, a[, b]): a where the condition is not 0 (0 where a is a metric without a data
+#   point there), else b; dropped where the condition has no data point, or where it is 0 and
+#   b is missing or omitted;
+# - FILL(m, value): m with every missing value filled in.
+_ARITHMETIC: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow}
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.LtE: operator.le, ast.GtE: operator.ge,
+    ast.Lt: operator.lt, ast.Gt: operator.gt}
+
+
+def metric_math(expression: str, series: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The expression's value at each timestamp of `series` (one value per period, NaN where
+    a metric has no datapoint; NaN in the result where the expression has none)."""
+    import re
+
+    python = re.sub(r"\bAND\b|&&", " and ", expression)
+    python = re.sub(r"\bOR\b|\|\|", " or ", python).replace("^", "**")
+    tree = ast.parse(python, mode="eval")
+    length = len(next(iter(series.values())))
+    never = np.zeros(length, dtype=bool)
+    # Each node's value: (values with missing read as 0, where it has no data point).
+    Value = tuple[np.ndarray, np.ndarray]
+
+    def value(node: ast.AST) -> Value:
+        if isinstance(node, ast.Constant):
+            return np.full(length, float(node.value)), never
+        if isinstance(node, ast.Name):
+            data = series[node.id]
+            return np.nan_to_num(data, nan=0.0), np.isnan(data)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            operand, missing = value(node.operand)
+            return -operand, missing
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            (left, left_missing), (right, right_missing) = value(node.left), value(node.right)
+            with np.errstate(all="ignore"):
+                result = np.asarray(_ARITHMETIC[type(node.op)](left, right), dtype=float)
+            missing = left_missing & right_missing
+            if isinstance(node.op, ast.Div):
+                missing = missing | (right == 0)
+            return result, missing
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            (left, left_missing), (right, right_missing) = (
+                value(node.left), value(node.comparators[0]))
+            result = _COMPARE[type(node.ops[0])](left, right)
+            return np.asarray(result, dtype=float), left_missing & right_missing
+        if isinstance(node, ast.BoolOp):
+            parts = [value(v) for v in node.values]
+            combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+            truth = combine.reduce([part != 0 for part, _ in parts])
+            return (np.asarray(truth, dtype=float),
+                    np.logical_and.reduce([missing for _, missing in parts]))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            arguments = node.args
+            if node.func.id == "IF" and len(arguments) in (2, 3):
+                condition, condition_missing = value(arguments[0])
+                then, _ = value(arguments[1])  # a metric without a data point gives 0
+                if len(arguments) == 3:
+                    otherwise, otherwise_missing = value(arguments[2])
+                else:
+                    otherwise, otherwise_missing = np.zeros(length), ~never
+                chosen = condition != 0
+                return (np.where(chosen, then, otherwise),
+                        condition_missing | (~chosen & otherwise_missing))
+            if node.func.id == "FILL" and len(arguments) == 2 and isinstance(arguments[0], ast.Name):
+                raw = series[arguments[0].id]
+                filler, _ = value(arguments[1])
+                return np.where(np.isnan(raw), filler, raw), never
+        raise ValueError(f"metric math the replay does not model: {ast.unparse(node)} "
+                         f"in {expression!r}")
+
+    result, missing = value(tree.body)
+    return np.where(missing | ~np.isfinite(result), np.nan, result)

@@ -27,14 +27,42 @@ from sleep_advisor_infra.chalice_app import LIVE_ALIAS, VERSION_REF
 
 OBJECTIVE_MS = contract.LATENCY_OBJECTIVE_MS
 LATENCY_ALARM_MS = 8_000  # "approaching" the objective
-ERROR_RATE_PERCENT = 5
-API_5XX_RATE = 0.05
-SILENT_HOURS = 12  # the two daily peaks are about 12 h apart: a whole missed peak
+# Tuned by replaying simulated weeks through CloudWatch's rules (benchmarks/alarm_replay.py;
+# docs/monitoring.md, "Alarm replay", has the figures before and after).
+#
+# The service's alarms judge one-minute periods, M of the last N: CloudWatch evaluates every
+# minute, so one-minute periods are the same blocks at every evaluation, and "M of N" holds
+# an alarm in ALARM until the fault has been gone for N minutes (one page and one OK per
+# fault, where a single five-minute period would flicker with each minute's new boundaries).
+ONE_MINUTE = Duration.minutes(1)
+# Failures: a minute with at least 2 % of its invocations failed, twice in 30 minutes. At a
+# beta peak (26 requests a minute) one failure is 4 %; two minutes with failures 30 minutes
+# apart are what a fault does, and what the background (about one failed invocation a week:
+# a platform fault, a container that dies) almost never does. One failure alone paged at
+# night in the replay about twice a week.
+ERROR_RATE_PERCENT = 2
+API_5XX_PERCENT = 2
+FAILED_MINUTES, FAILURE_WINDOW_MINUTES = 2, 60
+# Latency: a minute whose p99 reaches the alarm line, twice in 30 minutes (one slow cold
+# start is not a trend).
+SLOW_MINUTES, SLOW_WINDOW_MINUTES = 2, 30
+# Throttles: any, and OK after 15 minutes without.
+THROTTLE_WINDOW_MINUTES = 15
+# Confidence: a minute with at least MIN_ANSWERS answers whose average is below the line,
+# three times in an hour. A quiet night has such a minute only when a week of nights comes
+# in one request; the hour gives the alarm enough of them, and minutes with fewer answers
+# have no datapoint (one user's uncertain nights are not the model's health).
+MIN_ANSWERS = 3
+UNSURE_MINUTES, UNSURE_WINDOW_MINUTES = 3, 60
+# The silence a quiet beta night never has: the quietest minute sees 0.46 requests, so 30
+# minutes without one comes about once in 600 weeks; 20 minutes would page every third week.
+SILENT_PERIOD = Duration.minutes(30)
 FIVE_MINUTES = Duration.minutes(5)
 # The rollout alarms' windows: short enough to fire, and to be acted on, within a 10-minute
 # canary (CloudWatch evaluates a 1-minute alarm about a minute after the minute ends).
 ROLLOUT_ERRORS_PERIOD = Duration.minutes(1)
-ROLLOUT_PROBABILITY_PERIOD = Duration.minutes(5)
+# The rollout's confidence: two judged minutes below the line within its ten.
+ROLLOUT_UNSURE_MINUTES, ROLLOUT_UNSURE_WINDOW_MINUTES = 2, 10
 # The rollout alarms' logical ids from when the Rollout construct created them.
 ROLLOUT_ALARM_IDS = {
     "rollout-errors": "RolloutAlarmrollouterrorsE7F79F22",
@@ -154,9 +182,10 @@ class Monitoring(Construct):
 
     # Metrics -------------------------------------------------------------------------------
 
-    def lambda_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+    def lambda_metric(self, name: str, statistic: str, label: str | None = None,
+                      period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace="AWS/Lambda", metric_name=name, statistic=statistic, period=FIVE_MINUTES,
+            namespace="AWS/Lambda", metric_name=name, statistic=statistic, period=period,
             dimensions_map=self._alias_dimensions, label=label,
         )
 
@@ -180,6 +209,19 @@ class Monitoring(Construct):
             namespace=self._namespace, metric_name=contract.PREDICTION_PROBABILITY,
             statistic=statistic, period=period, label=label, dimensions_map=dimensions)
 
+    def confident_enough(self, function_version: str | None = None) -> cloudwatch.MathExpression:
+        """The answers' average probability per minute, and no datapoint with fewer than
+        MIN_ANSWERS answers: one user's week of uncertain nights is not a model that lost
+        its confidence."""
+        return cloudwatch.MathExpression(
+            expression=f"IF(answers >= {MIN_ANSWERS}, probability)",
+            using_metrics={
+                "answers": self.prediction_probability(
+                    "SampleCount", period=ONE_MINUTE, function_version=function_version),
+                "probability": self.prediction_probability(
+                    "Average", period=ONE_MINUTE, function_version=function_version)},
+            label=f"Average probability (from {MIN_ANSWERS} answers)", period=ONE_MINUTE)
+
     def drift_score(self, label: str | None = None) -> cloudwatch.Metric:
         """The drift check's metric: the largest PSI of any feature or of the answer mix."""
         return cloudwatch.Metric(
@@ -197,49 +239,83 @@ class Monitoring(Construct):
     # Alarms --------------------------------------------------------------------------------
 
     def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-        invocations = self.lambda_metric("Invocations", "Sum")
-        errors = self.lambda_metric("Errors", "Sum")
+        invocations = self.lambda_metric("Invocations", "Sum", period=ONE_MINUTE)
+        errors = self.lambda_metric("Errors", "Sum", period=ONE_MINUTE)
+        throttles = self.lambda_metric("Throttles", "Sum", period=ONE_MINUTE)
+        # While a deploy shifts traffic, the version being deployed serves part of it and its
+        # failures are the rollout alarms' (CodeDeploy rolls it back and says so): counted here
+        # too, one bad canary would page twice. Once it serves everything it is the live version,
+        # and all failures count again.
+        deployed = {**self._alias_dimensions,
+                    "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string()}
+        deployed_invocations, deployed_errors = (
+            cloudwatch.Metric(namespace="AWS/Lambda", metric_name=name, statistic="Sum",
+                              period=ONE_MINUTE, dimensions_map=deployed)
+            for name in ("Invocations", "Errors"))
         error_rate = cloudwatch.MathExpression(
-            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-            using_metrics={"invocations": invocations, "errors": errors},
-            label="Function error rate (%)", period=FIVE_MINUTES,
+            expression="IF(invocations > 0, 100 * IF(deployed_invocations < invocations, "
+            "errors - deployed_errors, errors) / invocations, 0)",
+            using_metrics={"invocations": invocations, "errors": errors,
+                           "deployed_invocations": deployed_invocations,
+                           "deployed_errors": deployed_errors},
+            label="Function error rate (%), the version being rolled out aside",
+            period=ONE_MINUTE,
         )
         at_least, below = GREATER_OR_EQUAL, LESS
         quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
         specs = {
             "function-errors": AlarmSpec(
-                error_rate, ERROR_RATE_PERCENT, at_least, evaluation_periods=3,
-                datapoints_to_alarm=2, treat_missing_data=quiet_is_fine,
-                description=f"At least {ERROR_RATE_PERCENT}% of invocations failed in Lambda "
-                "(crash, timeout or failed initialisation) in 2 of 3 five-minute periods. Check "
-                "first: the function's log group for 'Model failed to load' or ERROR lines, "
-                "then the last deploy (image, model artifact)."),
+                error_rate, ERROR_RATE_PERCENT, at_least,
+                evaluation_periods=FAILURE_WINDOW_MINUTES, datapoints_to_alarm=FAILED_MINUTES,
+                treat_missing_data=quiet_is_fine,
+                description=f"Invocations failed in Lambda (crash, timeout or failed "
+                f"initialisation): at least {ERROR_RATE_PERCENT}% of a minute's, in "
+                f"{FAILED_MINUTES} minutes of the last {FAILURE_WINDOW_MINUTES}. Check first: the function's log group for 'Model failed to load' or "
+                "ERROR lines, then the last deploy (image, model artifact)."),
             "latency-p99": AlarmSpec(
-                self.api_metric("Latency", "p99"), LATENCY_ALARM_MS, at_least,
-                evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=quiet_is_fine,
+                self.api_metric("Latency", "p99", period=ONE_MINUTE), LATENCY_ALARM_MS, at_least,
+                evaluation_periods=SLOW_WINDOW_MINUTES, datapoints_to_alarm=SLOW_MINUTES,
+                treat_missing_data=quiet_is_fine,
                 description=f"p99 API latency reached {LATENCY_ALARM_MS} ms, close to the "
-                f"{OBJECTIVE_MS} ms objective, in 2 of 3 five-minute periods. "
+                f"{OBJECTIVE_MS} ms objective, in {SLOW_MINUTES} minutes of the last "
+                f"{SLOW_WINDOW_MINUTES}. "
                 "Check first: the dashboard's init duration and cold starts (a burst of new "
                 "containers), then X-Ray traces filtered by annotation.model_version."),
             "throttles": AlarmSpec(
-                self.lambda_metric("Throttles", "Sum"), 1, at_least, evaluation_periods=1,
+                throttles, 1, at_least,
+                evaluation_periods=THROTTLE_WINDOW_MINUTES, datapoints_to_alarm=1,
                 treat_missing_data=quiet_is_fine,
                 description="Lambda throttled invocations: users got errors because concurrency "
                 "ran out. Check first: concurrent executions on the dashboard against the "
                 "reserved concurrency and the account's limit; raise them or the API throttling."),
             "api-5xx": AlarmSpec(
-                self.api_metric("5XXError", "Average"), API_5XX_RATE, at_least,
-                evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=quiet_is_fine,
-                description=f"At least {API_5XX_RATE:.0%} of API requests answered 5xx in 2 of 3 "
-                "five-minute periods. Check first: the function's ERROR log lines (unhandled "
-                "exceptions answer a generic 500), then Lambda errors and throttles."),
+                # Lambda's failures answer 502 and its throttles 500: those have their own
+                # alarms, and counted here too they would page twice for one fault.
+                cloudwatch.MathExpression(
+                    expression="IF(requests > 0, "
+                    "100 * (server_errors - errors - throttles) / requests, 0)",
+                    using_metrics={
+                        "requests": self.api_metric("Count", "Sum", period=ONE_MINUTE),
+                        "server_errors": self.api_metric("5XXError", "Sum", period=ONE_MINUTE),
+                        "errors": errors, "throttles": throttles},
+                    label="5xx not from Lambda's errors or throttles (%)", period=ONE_MINUTE),
+                API_5XX_PERCENT, at_least, evaluation_periods=FAILURE_WINDOW_MINUTES,
+                datapoints_to_alarm=FAILED_MINUTES, treat_missing_data=quiet_is_fine,
+                description=f"API requests answered 5xx beyond Lambda's own errors and "
+                f"throttles: at least {API_5XX_PERCENT}% of a minute's, in {FAILED_MINUTES} "
+                f"minutes of the last {FAILURE_WINDOW_MINUTES}. Check first: the function's ERROR log lines (an exception the app "
+                "did not handle answers a generic 500), then API Gateway's access log."),
             "low-probability": AlarmSpec(
-                self.prediction_probability("Average", period=Duration.minutes(15)),
-                self.low_probability, below, evaluation_periods=2,
-                # No predictions is not a model problem; the silence alarm covers it.
-                treat_missing_data=quiet_is_fine,
+                self.confident_enough(),
+                self.low_probability, below, evaluation_periods=UNSURE_WINDOW_MINUTES,
+                datapoints_to_alarm=UNSURE_MINUTES,
+                # Five minutes with too few answers have no datapoint, and say nothing either
+                # way: the alarm keeps its state (no predictions at all is the silence alarm's).
+                treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
                 description=f"Model {self._model.name} {self._model.version}: the average "
-                f"probability of its answers fell below {self.low_probability} for 30 minutes: "
+                f"probability of its answers fell below {self.low_probability} in "
+                f"{UNSURE_MINUTES} minutes of the last hour (minutes with at least "
+                f"{MIN_ANSWERS} answers): "
                 "it is unsure about what users send, a sign of drift or of a client sending "
                 f"other units. Check first: '{self._classes_title}' for a shifted mix, then "
                 "rejected requests and the app release notes."),
@@ -274,14 +350,21 @@ class Monitoring(Construct):
                 "line (a missing permission, the service's log group renamed), then its last "
                 "deploy."),
             "no-traffic": AlarmSpec(
-                self.api_metric("Count", "Sum", period=Duration.hours(1)), 1, below,
-                evaluation_periods=SILENT_HOURS, datapoints_to_alarm=SILENT_HOURS,
-                # API Gateway publishes no Count datapoint for an hour without requests:
-                # missing data is exactly the silence this alarm is for.
+                # API Gateway publishes no Count datapoint for a period without requests. FILL
+                # makes that silence a 0 the alarm judges at once: left missing, CloudWatch
+                # would judge by the older real datapoints still in its evaluation range.
+                cloudwatch.MathExpression(
+                    expression="FILL(requests, 0)",
+                    using_metrics={"requests": self.api_metric("Count", "Sum",
+                                                               period=SILENT_PERIOD)},
+                    label="API requests, 0 without any", period=SILENT_PERIOD),
+                1, below, evaluation_periods=1,
+                # Nothing at all in the range (a new stage) is silence too.
                 treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-                description=f"No API request for {SILENT_HOURS} hours, a whole morning or "
-                "evening peak. Check first: /health from outside, the app's API URL and Cognito "
-                "sign-in, then API Gateway's access log for 4xx from every client."),
+                description=f"No API request for {SILENT_PERIOD.to_minutes()} minutes, which "
+                "even the quietest night does not have. Check first: /health from outside, the "
+                "app's API URL and Cognito sign-in, then API Gateway's access log for 4xx from "
+                "every client."),
         }
         return alarms_from(self, self._stage, specs, topic=topic)
 
@@ -304,8 +387,7 @@ class Monitoring(Construct):
             # Lambda's dimensions for an invocation through an alias, per executed version.
             dimensions_map={**self._alias_dimensions, "ExecutedVersion": version},
         )
-        new_version_probability = self.prediction_probability(
-            "Average", period=ROLLOUT_PROBABILITY_PERIOD, function_version=version)
+        new_version_probability = self.confident_enough(function_version=version)
         model = self._model
         # No traffic to the new version yet is not a failure.
         quiet_is_fine = cloudwatch.TreatMissingData.NOT_BREACHING
@@ -320,10 +402,13 @@ class Monitoring(Construct):
                 "deployed."),
             "rollout-low-probability": AlarmSpec(
                 new_version_probability, model.low_probability_threshold, LESS,
-                evaluation_periods=1, treat_missing_data=quiet_is_fine,
+                evaluation_periods=ROLLOUT_UNSURE_WINDOW_MINUTES,
+                datapoints_to_alarm=ROLLOUT_UNSURE_MINUTES, treat_missing_data=quiet_is_fine,
                 description=f"Model {model.name} {model.version}: the average probability of "
                 "the answers of the version being rolled out fell below "
-                f"{model.low_probability_threshold} over 5 minutes; CodeDeploy rolls it back and "
+                f"{model.low_probability_threshold} in {ROLLOUT_UNSURE_MINUTES} minutes of the "
+                f"last {ROLLOUT_UNSURE_WINDOW_MINUTES} (minutes with at least {MIN_ANSWERS} "
+                "answers); CodeDeploy rolls it back and "
                 "says so in Slack. Check first: its held-out metrics in metadata.json against "
                 "the previous model's, then the class mix."),
         }

@@ -1,12 +1,13 @@
 """The alarm evaluator against the CloudWatch User Guide's own examples ("Using Amazon
 CloudWatch alarms": "Evaluating an alarm", the two tables of "How alarm state is evaluated when
-data is missing", and "Percentile-based CloudWatch alarms and low data samples"), and against
-the stack's synthesized alarms."""
+data is missing", and "Percentile-based CloudWatch alarms and low data samples"; "Using metric
+math": its comparison and IF tables), and against the stack's synthesized alarms."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from harness.cdk import Synthesis
@@ -18,6 +19,7 @@ from harness.cloudwatch_alarms import (
     alarms_in,
     evaluate,
     low_sample_count,
+    metric_math,
     period_of,
     rule_of,
     statistic,
@@ -125,5 +127,63 @@ def test_every_alarm_in_the_stack_is_read_from_the_template(synthesis: Synthesis
     for logical_id, properties in alarms.items():
         rule = rule_of(properties)
         assert 1 <= rule.datapoints_to_alarm <= rule.evaluation_periods, logical_id
-        assert period_of(properties) in (60, 300, 900, 3600), logical_id
+        assert period_of(properties) in (60, 300, 900, 1800, 3600), logical_id
         assert rule.treat_missing_data in TREATMENTS, logical_id
+
+
+MISSING = np.nan
+# "Comparison and logical operators": metric1 [30, 20, 0, 0], metric2 [20, -, 20, -].
+COMPARED = {"metric1": np.array([30.0, 20, 0, 0]), "metric2": np.array([20, MISSING, 20, MISSING])}
+# "Using IF expressions": metric1 [1, 1, 0, 0, -], metric2 [30, -, 0, 0, 30],
+# metric3 [0, 0, 20, -, 20].
+CHOSEN = {"metric1": np.array([1.0, 1, 0, 0, MISSING]),
+          "metric2": np.array([30, MISSING, 0, 0, 30]),
+          "metric3": np.array([0, 0, 20, MISSING, 20])}
+
+
+@pytest.mark.parametrize(("expression", "series", "expected"), [
+    ("(metric1 < metric2)", COMPARED, [0, 0, 1, 0]),
+    ("(metric1 >= 30)", COMPARED, [1, 0, 0, 0]),
+    ("(metric1 > 15 AND metric2 > 15)", COMPARED, [1, 0, 0, 0]),
+    ("IF(metric1, metric2, metric3)", CHOSEN, [30, 0, 20, None, None]),
+    ("IF(metric1, 5, metric3)", CHOSEN, [5, 5, 20, None, None]),
+    ("IF(metric1, metric2, 5)", CHOSEN, [30, 0, 5, 5, None]),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_the_documented_metric_math_examples(expression: str, series: dict[str, np.ndarray],
+                                             expected: list[float | None]) -> None:
+    result = metric_math(expression, series)
+
+    assert [None if np.isnan(v) else float(v) for v in result] == expected
+
+
+def test_metric_math_arithmetic_reads_missing_as_zero_and_drops_division_by_zero() -> None:
+    # "Missing values in a time series are treated as 0. If the value of a data point causes
+    # a function to attempt to divide by zero, the data point is dropped."
+    series = {"m1": np.array([4.0, MISSING, 6, MISSING]), "m2": np.array([2.0, 3, 0, MISSING])}
+
+    assert [None if np.isnan(v) else v for v in metric_math("m1 / m2", series)] == [
+        2, 0, None, None]
+    assert [None if np.isnan(v) else v for v in metric_math("m1 - m2", series)] == [
+        2, -3, 6, None]  # a timestamp neither metric has stays without one
+    assert list(metric_math("FILL(m1, 0)", series)) == [4, 0, 6, 0]
+    assert [None if np.isnan(v) else v for v in metric_math("IF(m2 > 1, m1)", series)] == [
+        4, 0, None, None]  # without a false value the datapoint is dropped
+
+
+def test_metric_math_refuses_what_it_does_not_model() -> None:
+    with pytest.raises(ValueError, match="ANOMALY_DETECTION_BAND"):
+        metric_math("ANOMALY_DETECTION_BAND(m1)", {"m1": np.array([1.0])})
+
+
+def test_an_alarm_evaluated_every_minute_judges_the_periods_ending_then() -> None:
+    # Five-minute periods starting at every minute: series[o] holds the periods that start at
+    # minute o, 5 + o, ...; the breaching one is [8, 13), judged only at minute 13.
+    rule = AlarmRule(threshold=1, comparison="GreaterThanOrEqualToThreshold",
+                     evaluation_periods=1, datapoints_to_alarm=1,
+                     treat_missing_data="notBreaching")
+    series: list[list[Datapoint]] = [[0.0] * 4 for _ in range(5)]
+    series[3][1] = 1.0
+
+    history = AlarmHistory(rule).run_each_minute(series, period_minutes=5, minutes=20)
+
+    assert history.changes == [(5, "OK"), (13, "ALARM"), (14, "OK")]
