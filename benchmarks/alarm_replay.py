@@ -578,7 +578,7 @@ def rollbacks(alarms: list[ReplayedAlarm], template: dict[str, Any]) -> Callable
     window = shifting_minutes(deployment_shift(template)) + EVALUATION_DELAY_MIN
 
     def decide(week: Week) -> dict[int, int]:
-        decided = {}
+        decided: dict[int, int] = {}
         for index, start in enumerate(week.deploys, start=1):
             for alarm in watched:
                 history = _history(alarm, week, version=index)
@@ -861,14 +861,14 @@ def render(figures: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|"]
     for variant in figures["variants"]:
         for volume, result in variant["results"].items():
-            detected = []
+            medians = []
             for d in result["detections"]:
                 found = sorted(t for t in d["minutes_to_detect"] if t is not None)
-                detected.append(f"{d['fault']}, {d['onset']}: "
-                                f"{found[len(found) // 2] if found else 'not detected'}")
+                medians.append(f"{d['fault']}, {d['onset']}: "
+                               f"{found[len(found) // 2] if found else 'not detected'}")
             pages = max((max(d["pages"]) for d in result["detections"]), default=0)
             lines.append(f"| `{variant['alarm']}` | {variant['change']} | {volume} | "
-                         f"{result['false_pages_total']:.1f} | {'; '.join(detected)} | {pages} |")
+                         f"{result['false_pages_total']:.1f} | {'; '.join(medians)} | {pages} |")
     lines.append(SECTION_END)
     return "\n".join(lines)
 

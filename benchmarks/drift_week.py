@@ -256,22 +256,18 @@ def _messages(stage: SimulatedStage, transitions: list[dict[str, Any]]) -> list[
 
 
 def _alarm(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The drift alarm's transitions, as CloudWatch evaluates it: each hour's datapoint, 0 where
-    the check wrote none (FILL); ALARM when ALARM_DATAPOINTS of the last ALARM_PERIODS reach
-    the significant band, OK otherwise."""
+    """The drift alarm's transitions, as CloudWatch evaluates it (harness/cloudwatch_alarms.py):
+    each hour's datapoint, 0 where the check wrote none (FILL); ALARM when ALARM_DATAPOINTS of
+    the last ALARM_PERIODS reach the significant band, OK otherwise."""
     from chalicelib.drift import SIGNIFICANT_SHIFT
     from chalicelib.drift_check import ALARM_DATAPOINTS, ALARM_PERIODS
+    from harness.cloudwatch_alarms import AlarmHistory, AlarmRule
 
-    filled = [c["score"] or 0.0 for c in checks]
-    state, transitions = "OK", []
-    for index, check in enumerate(checks):
-        recent = filled[max(0, index - ALARM_PERIODS + 1):index + 1]
-        breaching = sum(value >= SIGNIFICANT_SHIFT for value in recent)
-        new = "ALARM" if breaching >= ALARM_DATAPOINTS else "OK"
-        if new != state:
-            transitions.append({"minute": check["minute"], "state": new})
-            state = new
-    return transitions
+    rule = AlarmRule(SIGNIFICANT_SHIFT, "GreaterThanOrEqualToThreshold", ALARM_PERIODS,
+                     ALARM_DATAPOINTS, "notBreaching")
+    history = AlarmHistory(rule, state="OK").run([c["score"] or 0.0 for c in checks])
+    return [{"minute": checks[index]["minute"], "state": state}
+            for index, state in history.changes]
 
 
 def simulate(profile: Profile | None = None, days: int = DAYS) -> dict[str, Any]:

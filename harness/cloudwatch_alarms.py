@@ -94,7 +94,7 @@ def evaluate(rule: AlarmRule, retrieved: Sequence[Datapoint], current: State) ->
     return current
 
 
-def statistic(samples: Sequence[float], name: str) -> Datapoint:
+def statistic(samples: Sequence[float] | np.ndarray, name: str) -> Datapoint:
     """One period's datapoint from its samples (None without any): Sum, Average, SampleCount,
     Minimum, Maximum or a percentile pNN.
 
@@ -238,7 +238,7 @@ def metric_math(expression: str, series: Mapping[str, np.ndarray]) -> np.ndarray
     Value = tuple[np.ndarray, np.ndarray]
 
     def value(node: ast.AST) -> Value:
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return np.full(length, float(node.value)), never
         if isinstance(node, ast.Name):
             data = series[node.id]

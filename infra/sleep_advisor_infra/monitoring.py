@@ -270,8 +270,9 @@ class Monitoring(Construct):
                 treat_missing_data=quiet_is_fine,
                 description=f"Invocations failed in Lambda (crash, timeout or failed "
                 f"initialisation): at least {ERROR_RATE_PERCENT}% of a minute's, in "
-                f"{FAILED_MINUTES} minutes of the last {FAILURE_WINDOW_MINUTES}. Check first: the function's log group for 'Model failed to load' or "
-                "ERROR lines, then the last deploy (image, model artifact)."),
+                f"{FAILED_MINUTES} minutes of the last {FAILURE_WINDOW_MINUTES}. Check first: "
+                "the function's log group for 'Model failed to load' or ERROR lines, then the "
+                "last deploy (image, model artifact)."),
             "latency-p99": AlarmSpec(
                 self.api_metric("Latency", "p99", period=ONE_MINUTE), LATENCY_ALARM_MS, at_least,
                 evaluation_periods=SLOW_WINDOW_MINUTES, datapoints_to_alarm=SLOW_MINUTES,
@@ -303,8 +304,9 @@ class Monitoring(Construct):
                 datapoints_to_alarm=FAILED_MINUTES, treat_missing_data=quiet_is_fine,
                 description=f"API requests answered 5xx beyond Lambda's own errors and "
                 f"throttles: at least {API_5XX_PERCENT}% of a minute's, in {FAILED_MINUTES} "
-                f"minutes of the last {FAILURE_WINDOW_MINUTES}. Check first: the function's ERROR log lines (an exception the app "
-                "did not handle answers a generic 500), then API Gateway's access log."),
+                f"minutes of the last {FAILURE_WINDOW_MINUTES}. Check first: the function's "
+                "ERROR log lines (an exception the app did not handle answers a generic 500), "
+                "then API Gateway's access log."),
             "low-probability": AlarmSpec(
                 self.confident_enough(),
                 self.low_probability, below, evaluation_periods=UNSURE_WINDOW_MINUTES,

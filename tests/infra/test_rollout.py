@@ -175,14 +175,23 @@ def test_the_rollout_alarms_watch_the_new_version_and_the_new_model(
     }
     assert (errors["Period"], errors["Threshold"], errors["EvaluationPeriods"]) == (60, 1, 1)
     assert errors["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert (probability["Namespace"], probability["MetricName"]) == (
-        "SleepAdvisor/dev", contract.PREDICTION_PROBABILITY)
-    assert {d["Name"]: render_reference(d["Value"]) for d in probability["Dimensions"]} == {
-        contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
-        contract.MODEL_VERSION_DIMENSION: MODEL.version,
-        contract.FUNCTION_VERSION_DIMENSION: f"<GetAtt:{version_id}.Version>",
-    }
-    assert (probability["Period"], probability["EvaluationPeriods"]) == (300, 1)
+    # The new version's answers' average, judged in minutes with at least 3 of them.
+    [expression] = [m for m in probability["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "IF(answers >= 3, probability)"
+    inputs = {m["Id"]: m["MetricStat"] for m in probability["Metrics"] if "MetricStat" in m}
+    assert {i: s["Stat"] for i, s in inputs.items()} == {
+        "answers": "SampleCount", "probability": "Average"}
+    for stat in inputs.values():
+        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == (
+            "SleepAdvisor/dev", contract.PREDICTION_PROBABILITY)
+        assert {d["Name"]: render_reference(d["Value"])
+                for d in stat["Metric"]["Dimensions"]} == {
+            contract.SERVICE_DIMENSION: contract.SERVICE_NAME,
+            contract.MODEL_VERSION_DIMENSION: MODEL.version,
+            contract.FUNCTION_VERSION_DIMENSION: f"<GetAtt:{version_id}.Version>",
+        }
+        assert stat["Period"] == 60
+    assert (probability["EvaluationPeriods"], probability["DatapointsToAlarm"]) == (10, 2)
     assert probability["Threshold"] == MODEL.low_probability_threshold
     assert probability["ComparisonOperator"] == "LessThanThreshold"
     # SAM's copy of AutoPublishCodeSha256, the version's fingerprint.
