@@ -1,8 +1,8 @@
 """Every alarm of the synthesized stack replayed over a simulated week of its metrics: how often
 each pages on-call for nothing, and how long each takes to notice the fault it exists for.
 
-    python -m benchmarks.alarm_replay             # beta and 10x, writes docs/monitoring.md
-    python -m benchmarks.alarm_replay --days 3 --json
+    python -m benchmarks.alarm_replay             # beta and 10x: docs/monitoring.md, benchmarks.json
+    python -m benchmarks.alarm_replay --days 3 --json   # print the figures, write nothing
 
 The alarms are read from the template `cdk synth` writes (threshold, comparison, period,
 statistic or metric math, evaluation periods, datapoints to alarm, missing data, actions, and
@@ -14,7 +14,8 @@ period's datapoint is the alarm's statistic of the samples CloudWatch would have
 What a period's datapoint is made of:
 - Lambda (through the live alias): one Invocations sample per invocation, Errors 1 or 0 for
   it, Throttles 1 per throttled request (no invocation); a period without any request has no
-  datapoint. With ExecutedVersion, the invocations the version being deployed served.
+  datapoint. With ExecutedVersion, the invocations of one version: a rollout alarm's own, or
+  for a service alarm the newest deploy's (the template names the version being deployed).
 - API Gateway: Count, 5XXError (1 or 0 per request: Lambda's errors answer 502, its throttles
   500, the function's own 500s) and Latency per request; none in a period without requests.
 - PredictionProbability: one value per answered night (the function writes each night's
@@ -45,7 +46,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -883,12 +884,6 @@ def write(figures: dict[str, Any]) -> None:
     measured = json.loads(measured_path.read_text())
     measured["alarm_replay"] = figures
     measured_path.write_text(json.dumps(measured, indent=2) + "\n")
-
-
-def _iterate_pages(pages: list[Page]) -> Iterator[str]:  # for --pages
-    for page in pages:
-        day, of_day = divmod(page.minute, MINUTES_PER_DAY)
-        yield f"day {day + 1} {of_day // 60:02d}:{of_day % 60:02d} {page.alarm} {page.state}"
 
 
 def main() -> None:

@@ -6,10 +6,11 @@ Sources (Amazon CloudWatch User Guide, "Using Amazon CloudWatch alarms"):
   Datapoints to Alarm (M) of the last Evaluation Periods (N) datapoints breach, not necessarily
   consecutive; M defaults to N.
 - "How alarm state is evaluated when data is missing": CloudWatch retrieves more datapoints than
-  N (the evaluation range; its two tables retrieve N + 2, which this models). With at least N
-  real datapoints in the range it evaluates the most recent N and ignores the missing-data
-  setting. With fewer, it fills in missing datapoints as the setting says, "only as few times
-  as possible", keeping every real one; `missing` and `ignore` fill in nothing: no datapoint at
+  N (the evaluation range; "the exact number ... depends on the length of the alarm period";
+  its two tables retrieve N + 2, which this models). With at least N real datapoints in the
+  range it evaluates the most recent N and ignores the missing-data setting. With fewer, it
+  fills in missing datapoints as the setting says, "only as few times as possible", keeping
+  every real one; `missing` and `ignore` fill in nothing: no datapoint at
   all gives INSUFFICIENT_DATA (`missing`) or the current state (`ignore`), any real
   non-breaching one gives OK, and real breaching ones alone give ALARM only with `missing` and
   when the oldest is at least M periods old (the tables' last rows: "the oldest evaluated data
@@ -164,8 +165,10 @@ class AlarmHistory:
         return self
 
     def notifications(self, states: Sequence[State] = ("ALARM", "OK")) -> list[tuple[int, State]]:
-        """The changes that send a notification: into ALARM, and back to OK after an ALARM (the
-        first OK after INSUFFICIENT_DATA at creation tells nobody anything)."""
+        """The changes that page: into ALARM, and back to OK after an ALARM. CloudWatch also
+        sends the first OK after INSUFFICIENT_DATA (OK actions run on a change from any state),
+        once, when the alarm is created or its metric returns; that is not a page about the
+        service, and the replay does not count it."""
         sent, previous = [], "INSUFFICIENT_DATA"
         for index, state in self.changes:
             if state in states and not (state == "OK" and previous != "ALARM"):

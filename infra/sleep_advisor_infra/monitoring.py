@@ -35,11 +35,12 @@ LATENCY_ALARM_MS = 8_000  # "approaching" the objective
 # an alarm in ALARM until the fault has been gone for N minutes (one page and one OK per
 # fault, where a single five-minute period would flicker with each minute's new boundaries).
 ONE_MINUTE = Duration.minutes(1)
-# Failures: a minute with at least 2 % of its invocations failed, twice in 30 minutes. At a
-# beta peak (26 requests a minute) one failure is 4 %; two minutes with failures 30 minutes
-# apart are what a fault does, and what the background (about one failed invocation a week:
-# a platform fault, a container that dies) almost never does. One failure alone paged at
-# night in the replay about twice a week.
+# Failures: a minute with at least 2 % of its invocations failed, twice in an hour. At a beta
+# peak (26 requests a minute) one failure is 4 %; two minutes with failures within an hour are
+# what a fault does, and what the background (about one failed invocation a week: a platform
+# fault, a container that dies) almost never does. One failure alone paged at night in the
+# replay about twice a week; the hour keeps a fault that fails a request every quarter of an
+# hour (a bad version at night) in one ALARM instead of several.
 ERROR_RATE_PERCENT = 2
 API_5XX_PERCENT = 2
 FAILED_MINUTES, FAILURE_WINDOW_MINUTES = 2, 60
@@ -245,7 +246,9 @@ class Monitoring(Construct):
         # While a deploy shifts traffic, the version being deployed serves part of it and its
         # failures are the rollout alarms' (CodeDeploy rolls it back and says so): counted here
         # too, one bad canary would page twice. Once it serves everything it is the live version,
-        # and all failures count again.
+        # and all failures count again. A version that fails only in the canary's last minute,
+        # after CodeDeploy last read its alarms (Lambda's metrics can arrive minutes late), is
+        # counted by neither; one that keeps failing is counted from the full shift on.
         deployed = {**self._alias_dimensions,
                     "ExecutedVersion": Fn.get_att(VERSION_REF, "Version").to_string()}
         deployed_invocations, deployed_errors = (

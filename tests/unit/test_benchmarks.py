@@ -12,6 +12,8 @@ from sleep_advisor_infra.config import StageConfig
 
 from benchmarks.cost import (
     COGNITO_FREE_MAU,
+    DEFAULT_TARGET_USD,
+    ORIGINAL_MONTHLY_USD,
     PRICES,
     FunctionOutput,
     Profile,
@@ -61,8 +63,8 @@ def test_infra_memory_size_is_the_benchmarked_recommendation() -> None:
 def test_the_committed_bill_meets_its_targets() -> None:
     bill = MEASURED["bill"]
 
-    assert bill["default"]["year 1"]["total_list_usd"] <= 7.00
-    assert bill["beta"]["year 1"]["total_list_usd"] <= 5.75
+    assert bill["default"]["year 1"]["total_list_usd"] <= DEFAULT_TARGET_USD
+    assert bill["beta"]["year 1"]["total_list_usd"] <= ORIGINAL_MONTHLY_USD
     assert (bill["default"]["year 1"]["total_list_usd"] < bill["default"]["year 2"]["total_list_usd"]
             < bill["default"]["year 3+"]["total_list_usd"])
 
