@@ -314,8 +314,9 @@ class Monitoring(Construct):
                 self.confident_enough(),
                 self.low_probability, below, evaluation_periods=UNSURE_WINDOW_MINUTES,
                 datapoints_to_alarm=UNSURE_MINUTES,
-                # Five minutes with too few answers have no datapoint, and say nothing either
-                # way: the alarm keeps its state (no predictions at all is the silence alarm's).
+                # A minute with too few answers has no datapoint and says nothing either way:
+                # with none in its range the alarm keeps its state (no predictions at all is
+                # the silence alarm's).
                 treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
                 description=f"Model {self._model.name} {self._model.version}: the average "
                 f"probability of its answers fell below {self.low_probability} in "
