@@ -523,6 +523,7 @@ def render(bills: dict[str, dict[str, Any]], settings: dict[str, StackSettings],
         f"{n} stages: ${first['total_list_usd'] + (n - 1) * default['idle stage, year 1']:.2f}."
         for n in (2, 3))
     default_ok = first["total_list_usd"] <= DEFAULT_TARGET_USD
+    target = f"${DEFAULT_TARGET_USD:.2f}"
     beta_ok = beta["year 1"]["total_list_usd"] <= ORIGINAL_MONTHLY_USD
     mau = profile.monthly_active_users
     default_rule = traced_share(profile, 1, 0.05)
@@ -547,7 +548,7 @@ active users (one request a day on about one day in two); function memory {setti
 
 - Year 2 and year 3 on cost more by the KMS key's automatic yearly rotation: each of the first
   two rotations adds $1 a month; later ones are free.
-- Default stage at list price: **${first['total_list_usd']:.2f}** against the ${DEFAULT_TARGET_USD:.2f} target:
+- Default stage at list price: **${first['total_list_usd']:.2f}** against the {target} target:
   {'met' if default_ok else 'NOT met'}. Nothing is missing from its dashboard: the series only the
   dashboard draws are Logs Insights queries over the log lines already ingested.
 - The beta setting, `-c dashboard=false`: **${beta['year 1']['total_list_usd']:.2f}** at list price

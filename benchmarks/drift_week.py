@@ -448,11 +448,12 @@ def write(results: list[dict[str, Any]]) -> None:
     path.write_text(text[:start] + render(results) + text[end:], encoding="utf-8")
     figures = REPO_ROOT / "docs" / "benchmarks.json"
     measured = json.loads(figures.read_text())
-    # The hours' datapoints are kept where the check wrote one: the alarm replay
-    # (benchmarks/alarm_replay.py) reads them as the drift check's metric.
+    # The hours' datapoints are kept where the check wrote one (minute of the week: PSI): the
+    # alarm replay (benchmarks/alarm_replay.py) reads them as the drift check's metric.
     measured["drift_simulation"] = [
         {**r, "scenarios": {n: {**{k: v for k, v in s.items() if k not in ("transitions", "scores")},
-                                "datapoints": [[m, v] for m, v in s["scores"] if v is not None]}
+                                "datapoints": {str(m): round(v, 4) for m, v in s["scores"]
+                                               if v is not None}}
                             for n, s in r["scenarios"].items()}} for r in results]
     measured["drift_check"] = bill_figures(results[0])
     figures.write_text(json.dumps(measured, indent=2) + "\n")
