@@ -323,12 +323,13 @@ class Week:
 @dataclass(frozen=True)
 class Model:
     """What the replay needs of the served model: its answers' probabilities on nights like
-    its training data, its low-probability threshold and its number of classes."""
+    its training data, its low-probability threshold, and the least probability an answer can
+    have (chance, 1/k for k classes; with a decision threshold t, min(t, 1 - t))."""
 
     name: str
     probabilities: np.ndarray
     low_probability: float
-    classes: int
+    least: float
 
 
 def load_model(model_dir: Path, nights: int = 20_000, seed: int = 5) -> Model:
@@ -342,8 +343,11 @@ def load_model(model_dir: Path, nights: int = 20_000, seed: int = 5) -> Model:
     probabilities = advisor.predictor.predict_proba(rows)
     columns = advised_columns(probabilities, [c.id for c in metadata.classes], metadata)
     chosen = probabilities[np.arange(len(rows)), columns]
+    threshold = metadata.decision_threshold
+    least = (1 / len(metadata.classes) if threshold is None
+             else min(threshold.probability, 1 - threshold.probability))
     return Model(f"{metadata.name} {metadata.version}", np.asarray(chosen, dtype=float),
-                 metadata.low_probability_threshold, len(metadata.classes))
+                 metadata.low_probability_threshold, least)
 
 
 @dataclass(frozen=True)
@@ -434,20 +438,16 @@ def simulate_week(profile: Profile, model: Model, template: dict[str, Any], *,
         else:
             affected = np.zeros(count, dtype=bool)
         answered = np.where(outcome == OK, nights, 0)
-        # Each request's own draws, whether it is answered or not.
-        offsets = np.concatenate([[0], np.cumsum(nights)])
-        keep = np.repeat(outcome == OK, nights)
-        probability = probability_draws[keep]
+        # Each request keeps its own draws, whether it is answered or not.
+        probability = probability_draws[np.repeat(outcome == OK, nights)]
         answer_minute = np.repeat(request_minute, answered)
         if fault is not None and fault.unsure_by is not None:
-            # Pulled toward chance, so that their average sits `unsure_by` below the threshold.
-            chance_level = 1 / model.classes
-            target = model.low_probability - fault.unsure_by
-            factor = (target - chance_level) / (float(model.probabilities.mean()) - chance_level)
+            # Pulled toward the least an answer can have, so that their average sits
+            # `unsure_by` below the threshold.
+            least, target = model.least, model.low_probability - fault.unsure_by
+            factor = (target - least) / (float(model.probabilities.mean()) - least)
             unsure = during[answer_minute.astype(int)]
-            probability = np.where(
-                unsure, chance_level + (probability - chance_level) * factor, probability)
-        assert len(probability) == offsets[-1] - nights[outcome != OK].sum()
+            probability = np.where(unsure, least + (probability - least) * factor, probability)
         return Week(minutes, request_minute, outcome, latency, version, answer_minute,
                     probability, np.repeat(version, answered), list(drift_datapoints or []),
                     deploys, rolled_back, affected=affected,
