@@ -629,9 +629,10 @@ class Detection:
 
 def _attributed(pages: list[Page], onset: int, fault: Fault,
                 horizon: int = MINUTES_PER_DAY) -> list[Page]:
-    """The notifications an injection causes: from its onset to an hour after it ends (the
-    alarms' OK), no further than `horizon` (the next day's onset)."""
-    end = onset + fault.minutes + 60
+    """The notifications an injection causes: from its onset to two hours after it ends (the
+    alarms' OK: the longest window is an hour), no further than `horizon` (the next day's
+    onset)."""
+    end = onset + fault.minutes + 120
     return [p for p in pages if onset <= p.minute < min(end, onset + horizon)]
 
 
