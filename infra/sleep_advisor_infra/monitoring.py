@@ -38,9 +38,9 @@ ONE_MINUTE = Duration.minutes(1)
 # Failures: a minute with at least 2 % of its invocations failed, twice in an hour. At a beta
 # peak (26 requests a minute) one failure is 4 %; two minutes with failures within an hour are
 # what a fault does, and what the background (about one failed invocation a week: a platform
-# fault, a container that dies) almost never does. One failure alone paged at night in the
-# replay about twice a week; the hour keeps a fault that fails a request every quarter of an
-# hour (a bad version at night) in one ALARM instead of several.
+# fault, a container that dies) almost never does: the replay's variant that pages on one
+# failure pages at night for that background. The hour keeps a fault that fails a request
+# every quarter of an hour (a bad version at night) in one ALARM instead of several.
 ERROR_RATE_PERCENT = 2
 API_5XX_PERCENT = 2
 FAILED_MINUTES, FAILURE_WINDOW_MINUTES = 2, 60
@@ -55,8 +55,9 @@ THROTTLE_WINDOW_MINUTES = 15
 # have no datapoint (one user's uncertain nights are not the model's health).
 MIN_ANSWERS = 3
 UNSURE_MINUTES, UNSURE_WINDOW_MINUTES = 3, 60
-# The silence a quiet beta night never has: the quietest minute sees 0.46 requests, so 30
-# minutes without one comes about once in 600 weeks; 20 minutes would page every third week.
+# The silence a quiet beta hour does not have: the quietest minute sees under half a request,
+# and the replay's 15- and 20-minute variants page for nothing in quiet hours
+# (docs/monitoring.md has their figures).
 SILENT_PERIOD = Duration.minutes(30)
 FIVE_MINUTES = Duration.minutes(5)
 # The rollout alarms' windows: short enough to fire, and to be acted on, within a 10-minute
