@@ -241,18 +241,21 @@ def read_alarms(template: dict[str, Any]) -> list[ReplayedAlarm]:
     watched = {ref["Ref"] for r in resources.values()
                if isinstance(r.get("Properties"), dict)
                for ref in r["Properties"].get("DeploymentPreference", {}).get("Alarms", [])}
-    drift_check_ids = {logical_id for logical_id, r in resources.items()
-                       if r["Type"] == "AWS::Lambda::Function"
-                       and "DriftCheck" in logical_id}
+    # The service's function is the one CodeDeploy shifts; another function's metric is the
+    # drift check's (the stack has those two).
+    service = {logical_id for logical_id, r in resources.items()
+               if isinstance(r.get("Properties"), dict)
+               and "DeploymentPreference" in r["Properties"]}
+
+    def metric(spec: dict[str, Any], stat: str, period: int) -> Metric:
+        dimensions = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
+        function = dimensions.get("FunctionName")
+        return Metric(spec["Namespace"], spec["MetricName"], frozenset(dimensions), stat,
+                      period, drift_check=isinstance(function, dict)
+                      and function.get("Ref") not in service)
+
     alarms = []
     for logical_id, properties in alarms_in(template).items():
-        def metric(spec: dict[str, Any], stat: str, period: int) -> Metric:
-            dimensions = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
-            function = dimensions.get("FunctionName")
-            return Metric(spec["Namespace"], spec["MetricName"], frozenset(dimensions), stat,
-                          period, drift_check=isinstance(function, dict)
-                          and function.get("Ref") in drift_check_ids)
-
         period = period_of(properties)
         if "Metrics" in properties:
             metrics = {m["Id"]: metric(m["MetricStat"]["Metric"], m["MetricStat"]["Stat"],

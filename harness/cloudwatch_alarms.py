@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -230,8 +231,6 @@ _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
 def metric_math(expression: str, series: Mapping[str, np.ndarray]) -> np.ndarray:
     """The expression's value at each timestamp of `series` (one value per period, NaN where
     a metric has no datapoint; NaN in the result where the expression has none)."""
-    import re
-
     python = re.sub(r"\bAND\b|&&", " and ", expression)
     python = re.sub(r"\bOR\b|\|\|", " or ", python).replace("^", "**")
     tree = ast.parse(python, mode="eval")

@@ -48,6 +48,9 @@ def test_the_replay_reads_every_alarm_from_the_template(synthesis: Synthesis) ->
         "rollout-errors", "rollout-low-probability"}
     assert {a.name for a in alarms if a.pages} == {
         a.name for a in alarms if not a.watched_by_codedeploy}
+    # The drift check's own errors are its function's, every other Lambda metric the service's.
+    assert {a.name for a in alarms for m in a.metrics.values() if m.drift_check} == {
+        "drift-check-failed"}
     # Every fault names alarms that exist.
     assert {n for f in alarm_replay.FAULTS for n in f.meant_for} <= {a.name for a in alarms}
 
